@@ -1,0 +1,47 @@
+"""Other process-level calls: hostname, personality, pidfds, close_range, keyrings, umask."""
+
+from __future__ import annotations
+
+import ctypes
+
+from pallet._linux.consts import KEYCTL_JOIN_SESSION_KEYRING
+from pallet._linux.libc import check, cstr, libc, raw_syscall
+
+_sethostname = libc.sethostname
+_sethostname.argtypes = [ctypes.c_char_p, ctypes.c_size_t]
+_setdomainname = libc.setdomainname
+_setdomainname.argtypes = [ctypes.c_char_p, ctypes.c_size_t]
+_personality = libc.personality
+_personality.argtypes = [ctypes.c_ulong]
+
+
+def sethostname(name: str) -> None:
+    data = name.encode()
+    check(_sethostname(data, len(data)), "sethostname", (name,))
+
+
+def setdomainname(name: str) -> None:
+    data = name.encode()
+    check(_setdomainname(data, len(data)), "setdomainname", (name,))
+
+
+def personality(persona: int) -> int:
+    return check(_personality(persona), "personality", (hex(persona),))
+
+
+def pidfd_open(pid: int, flags: int = 0) -> int:
+    return raw_syscall("pidfd_open", pid, flags)
+
+
+def pidfd_send_signal(pidfd: int, sig: int) -> None:
+    raw_syscall("pidfd_send_signal", pidfd, sig, None, 0, shown=(pidfd, sig))
+
+
+def close_range(first: int, last: int = 0xFFFFFFFF, flags: int = 0) -> None:
+    raw_syscall("close_range", ctypes.c_uint(first), ctypes.c_uint(last), ctypes.c_uint(flags),
+                shown=(first, last, flags))
+
+
+def join_session_keyring(name: str | None = None) -> int:
+    """Join a new anonymous (or named) session keyring, as runc does for each container."""
+    return raw_syscall("keyctl", KEYCTL_JOIN_SESSION_KEYRING, cstr(name), shown=(name,))
