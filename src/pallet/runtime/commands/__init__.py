@@ -1,0 +1,1 @@
+"""pallet.runtime.commands."""
