@@ -1,0 +1,304 @@
+"""The `pallet` command line: global flags, the command table, and the one exit-code ladder.
+
+Nothing here imports a command before it is chosen: ``pallet --help`` reads only COMMANDS.  A command
+is a module with two functions::
+
+    def configure(parser: argparse.ArgumentParser) -> None   # add the command's flags
+    def run(args: argparse.Namespace, ctx: Context) -> int     # do it; return the exit code
+
+Errors are raised, never printed by commands: every exception ends in ``exit_code_for`` (one place).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import argparse
+    from collections.abc import Callable, Sequence
+
+    from pallet.engine.service import Engine
+
+_C = "pallet.cli.commands."
+
+# name -> (module, one-line help).  A name with a space is a management sub-command
+# ("container ls"); several names may share one module (docker's aliases).
+COMMANDS: dict[str, tuple[str, str]] = {
+    # containers (engine)
+    "run": (_C + "run", "Create and run a new container from an image"),
+    "create": (_C + "create", "Create a new container"),
+    "start": (_C + "start", "Start one or more stopped containers"),
+    "stop": (_C + "stop", "Stop one or more running containers"),
+    "kill": (_C + "kill", "Kill one or more running containers"),
+    "restart": (_C + "restart", "Restart one or more containers"),
+    "rm": (_C + "rm", "Remove one or more containers"),
+    "pause": (_C + "pause", "Pause all processes within one or more containers"),
+    "unpause": (_C + "unpause", "Unpause all processes within one or more containers"),
+    "wait": (_C + "wait", "Block until one or more containers stop, then print their exit codes"),
+    "rename": (_C + "rename", "Rename a container"),
+    "update": (_C + "update", "Update configuration of one or more containers"),
+    "ps": (_C + "ps", "List containers"),
+    "logs": (_C + "logs", "Fetch the logs of a container"),
+    "exec": (_C + "exec", "Execute a command in a running container"),
+    "inspect": (_C + "inspect", "Return low-level information on pallet objects"),
+    "top": (_C + "top", "Display the running processes of a container"),
+    "stats": (_C + "stats", "Display a live stream of container(s) resource usage statistics"),
+    "cp": (_C + "cp", "Copy files/folders between a container and the local filesystem"),
+    "events": (_C + "events", "Get real time events from pallet"),
+    "info": (_C + "info", "Display system-wide information"),
+    "version": (_C + "version", "Show the pallet version information"),
+    "container run": (_C + "run", "Create and run a new container from an image"),
+    "container create": (_C + "create", "Create a new container"),
+    "container start": (_C + "start", "Start one or more stopped containers"),
+    "container stop": (_C + "stop", "Stop one or more running containers"),
+    "container kill": (_C + "kill", "Kill one or more running containers"),
+    "container restart": (_C + "restart", "Restart one or more containers"),
+    "container rm": (_C + "rm", "Remove one or more containers"),
+    "container pause": (_C + "pause", "Pause all processes within one or more containers"),
+    "container unpause": (_C + "unpause", "Unpause all processes within one or more containers"),
+    "container wait": (_C + "wait", "Block until one or more containers stop"),
+    "container rename": (_C + "rename", "Rename a container"),
+    "container update": (_C + "update", "Update configuration of one or more containers"),
+    "container ls": (_C + "ps", "List containers"),
+    "container list": (_C + "ps", "List containers"),
+    "container ps": (_C + "ps", "List containers"),
+    "container logs": (_C + "logs", "Fetch the logs of a container"),
+    "container exec": (_C + "exec", "Execute a command in a running container"),
+    "container inspect": (_C + "inspect_container", "Display detailed information on one or more containers"),
+    "container top": (_C + "top", "Display the running processes of a container"),
+    "container stats": (_C + "stats", "Display a live stream of container(s) resource usage statistics"),
+    "container cp": (_C + "cp", "Copy files/folders between a container and the local filesystem"),
+    "container prune": (_C + "container_prune", "Remove all stopped containers"),
+    "system prune": (_C + "system_prune", "Remove unused data"),
+    "system info": (_C + "info", "Display system-wide information"),
+    "system events": (_C + "events", "Get real time events from pallet"),
+    # images (image and registry engineers add theirs here)
+    # networks (network engineer adds theirs here)
+}
+
+GROUP_HELP = {
+    "container": "Manage containers",
+    "image": "Manage images",
+    "network": "Manage networks",
+    "volume": "Manage volumes",
+    "system": "Manage pallet",
+}
+
+DEFAULT_ROOT = "/var/lib/pallet"
+DEFAULT_RUNROOT = "/run/pallet"
+LOG_LEVELS = ("debug", "info", "warn", "error", "fatal")
+
+
+class UsageError(Exception):
+    """A command line that does not parse (exit 125, as docker's flag errors)."""
+
+    def __init__(self, message: str, command: str = "") -> None:
+        self.command = command
+        super().__init__(message)
+
+
+class Context:
+    """What every command gets: the state roots, the log level, and stores opened on first use."""
+
+    def __init__(self, root: str, runroot: str, log_level: str = "warn") -> None:
+        self.root = root
+        self.runroot = runroot
+        self.log_level = log_level
+        self._cache: dict[str, object] = {}
+        self._engine: Engine | None = None
+
+    def lazy(self, key: str, factory: Callable[[], object]) -> object:
+        """One object per context under ``key``, built by ``factory`` the first time it is asked for."""
+        if key not in self._cache:
+            self._cache[key] = factory()
+        return self._cache[key]
+
+    def engine(self) -> Engine:
+        """The container engine on this context's roots."""
+        if self._engine is None:
+            from pallet.engine.service import Engine
+
+            self._engine = Engine(self.root, self.runroot)
+        return self._engine
+
+    def debug(self, message: str) -> None:
+        if self.log_level == "debug":
+            print(f"DEBU {message}", file=sys.stderr)
+
+    def warn(self, message: str) -> None:
+        if self.log_level in ("debug", "info", "warn"):
+            print(f"WARNING: {message}", file=sys.stderr)
+
+
+def exit_code_for(exc: BaseException) -> tuple[int, str]:
+    """The exit code and the message printed for an exception: the one ladder of the CLI."""
+    from pallet.errors import PalletError
+
+    if isinstance(exc, UsageError):
+        hint = f"\nSee 'pallet {exc.command} --help'." if exc.command else "\nSee 'pallet --help'."
+        return 125, f"pallet: {exc}{hint}"
+    if isinstance(exc, PalletError):
+        return exc.exit_code, f"Error: {exc}"
+    if isinstance(exc, KeyboardInterrupt):
+        return 130, ""
+    if isinstance(exc, BrokenPipeError):
+        return 0, ""
+    if isinstance(exc, PermissionError):
+        return 125, f"Error: permission denied: {exc} (pallet needs root)"
+    if isinstance(exc, OSError):
+        return 125, f"Error: {exc}"
+    return 125, f"Error: internal error: {type(exc).__name__}: {exc}"
+
+
+def _parse_globals(argv: list[str]) -> tuple[dict[str, str], list[str]]:
+    """Global flags before the command name; returns them and the rest of the line."""
+    opts: dict[str, str] = {}
+    i = 0
+    takes_value = {"--root": "root", "--runroot": "runroot", "--log-level": "log_level", "-l": "log_level"}
+    while i < len(argv) and argv[i].startswith("-") and argv[i] != "-":
+        arg = argv[i]
+        name, eq, value = arg.partition("=")
+        if name in takes_value:
+            if not eq:
+                if i + 1 >= len(argv):
+                    raise UsageError(f"flag needs an argument: {name}")
+                i += 1
+                value = argv[i]
+            opts[takes_value[name]] = value
+        elif arg in ("-D", "--debug"):
+            opts["log_level"] = "debug"
+        elif arg in ("-h", "--help"):
+            opts["help"] = "1"
+        elif arg in ("-v", "--version"):
+            opts["version"] = "1"
+        else:
+            raise UsageError(f"unknown flag: {arg}")
+        i += 1
+    level = opts.get("log_level", "warn")
+    if level not in LOG_LEVELS:
+        raise UsageError(f'invalid --log-level "{level}" (allowed: {", ".join(LOG_LEVELS)})')
+    return opts, argv[i:]
+
+
+def find_command(words: list[str]) -> tuple[str, list[str]] | None:
+    """The longest command name at the start of ``words`` (``container ls``, then ``ps``)."""
+    if len(words) >= 2 and f"{words[0]} {words[1]}" in COMMANDS:
+        return f"{words[0]} {words[1]}", words[2:]
+    if words and words[0] in COMMANDS:
+        return words[0], words[1:]
+    return None
+
+
+def groups() -> dict[str, list[str]]:
+    """Management commands and their sub-commands, from the table."""
+    out: dict[str, list[str]] = {}
+    for name in COMMANDS:
+        if " " in name:
+            group, _, sub = name.partition(" ")
+            out.setdefault(group, []).append(sub)
+    return out
+
+
+def main_help(group: str | None = None) -> str:
+    lines: list[str] = []
+    if group:
+        lines += [f"Usage:  pallet {group} COMMAND", "", GROUP_HELP.get(group, ""), "", "Commands:"]
+        for sub in sorted(groups().get(group, [])):
+            lines.append(f"  {sub:<12}{COMMANDS[group + ' ' + sub][1]}")
+        lines += ["", f"Run 'pallet {group} COMMAND --help' for more information on a command."]
+        return "\n".join(lines) + "\n"
+    lines += [
+        "Usage:  pallet [OPTIONS] COMMAND",
+        "",
+        "A daemonless, Docker-compatible container engine",
+        "",
+        "Commands:",
+    ]
+    for name, (_mod, text) in COMMANDS.items():
+        if " " not in name:
+            lines.append(f"  {name:<12}{text}")
+    lines += ["", "Management Commands:"]
+    for group in sorted(groups()):
+        lines.append(f"  {group:<12}{GROUP_HELP.get(group, '')}")
+    lines += [
+        "",
+        "Global Options:",
+        f"      --root string       Root of persistent state (env PALLET_ROOT, default {DEFAULT_ROOT})",
+        f"      --runroot string    Root of runtime state (env PALLET_RUNROOT, default {DEFAULT_RUNROOT})",
+        '  -l, --log-level string  Set the logging level ("debug", "info", "warn", "error", "fatal")',
+        "  -D, --debug             Enable debug mode",
+        "  -h, --help              Print usage",
+        "  -v, --version           Print version information and quit",
+        "",
+        "Run 'pallet COMMAND --help' for more information on a command.",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def build_parser(name: str, module: object) -> argparse.ArgumentParser:
+    """The argparse parser of one command, with errors turned into UsageError (exit 125)."""
+    import argparse
+
+    class _Parser(argparse.ArgumentParser):
+        def error(self, message: str) -> None:  # type: ignore[override]
+            raise UsageError(message, name)
+
+    parser = _Parser(prog=f"pallet {name}", description=COMMANDS[name][1])
+    module.configure(parser)  # type: ignore[attr-defined]
+    return parser
+
+
+def dispatch(argv: Sequence[str]) -> int:
+    opts, rest = _parse_globals(list(argv))
+    if "version" in opts:
+        from pallet import __version__
+
+        print(f"pallet version {__version__}")
+        return 0
+    if not rest or "help" in opts:
+        sys.stdout.write(main_help())
+        return 0
+    found = find_command(rest)
+    if found is None:
+        if rest[0] in groups():
+            if len(rest) == 1 or rest[1] in ("-h", "--help"):
+                sys.stdout.write(main_help(rest[0]))
+                return 0
+            raise UsageError(f"'{rest[0]} {rest[1]}' is not a pallet command", rest[0])
+        raise UsageError(f"'{rest[0]}' is not a pallet command")
+    name, cmd_args = found
+    import importlib
+
+    module = importlib.import_module(COMMANDS[name][0])
+    parser = build_parser(name, module)
+    args = parser.parse_args(cmd_args)
+    ctx = Context(
+        root=opts.get("root") or os.environ.get("PALLET_ROOT") or DEFAULT_ROOT,
+        runroot=opts.get("runroot") or os.environ.get("PALLET_RUNROOT") or DEFAULT_RUNROOT,
+        log_level=opts.get("log_level", "warn"),
+    )
+    return int(module.run(args, ctx))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        code = dispatch(sys.argv[1:] if argv is None else argv)
+        sys.stdout.flush()
+        return code
+    except SystemExit as exc:  # argparse's --help
+        return exc.code if isinstance(exc.code, int) else 0
+    except BaseException as exc:
+        code, message = exit_code_for(exc)
+        if message:
+            print(message, file=sys.stderr)
+        if isinstance(exc, BrokenPipeError):
+            # Python would complain again when it flushes stdout at exit.
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+        return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())
