@@ -1,0 +1,248 @@
+"""The content store: blobs addressed by their sha256 digest, verified while they are written.
+
+Layout under ``<root>/content``::
+
+    blobs/sha256/<hex>      finished blobs, read-only (0444), written once and renamed into place
+    ingest/<ref-hash>/      partial ingests: ``data`` (bytes so far) and ``ref`` (the caller's name)
+
+A blob is written to a temporary file while its digest is computed; only when the digest (and the
+size, when given) match is it fsynced and renamed into place, so a blob that exists is always
+complete and correct.  A wrong digest is refused and the temporary file removed.  An ingest started
+with ``ref=`` keeps its partial data so that an interrupted download can continue where it stopped
+(``ingest_offset(ref)`` says how many bytes are already there).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+
+from pallet.errors import ConfigError, NotFoundError, PalletError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import builtins
+    from collections.abc import Iterable, Iterator
+    from typing import BinaryIO
+
+CHUNK = 1 << 20
+
+
+class DigestMismatch(PalletError):
+    """The bytes received do not hash to the digest that was expected."""
+
+
+def parse_digest(digest: str, where: str = "digest") -> str:
+    """The hex part of a ``sha256:<64 hex>`` digest; any other form is a ConfigError naming it."""
+    algo, sep, hexpart = digest.partition(":")
+    if not sep or algo != "sha256":
+        raise ConfigError(f"{where} {digest!r} is not a sha256 digest (expected sha256:<64 hex digits>)")
+    if len(hexpart) != 64 or any(c not in "0123456789abcdef" for c in hexpart):
+        raise ConfigError(f"{where} {digest!r} is not a sha256 digest (expected sha256:<64 lowercase hex digits>)")
+    return hexpart
+
+
+def sha256_digest(data: bytes) -> str:
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+class ContentStore:
+    """Blobs under ``<root>/content``; every method is safe to call from several processes."""
+
+    def __init__(self, root: str | os.PathLike[str]) -> None:
+        self.root = os.fspath(root)
+        self.blobs_dir = os.path.join(self.root, "content", "blobs", "sha256")
+        self.ingest_dir = os.path.join(self.root, "content", "ingest")
+        os.makedirs(self.blobs_dir, mode=0o700, exist_ok=True)
+        os.makedirs(self.ingest_dir, mode=0o700, exist_ok=True)
+
+    # -- reading -------------------------------------------------------------------------------
+
+    def path(self, digest: str) -> str:
+        """Where the blob ``digest`` lives (whether or not it exists)."""
+        return os.path.join(self.blobs_dir, parse_digest(digest))
+
+    def has(self, digest: str) -> bool:
+        return os.path.exists(self.path(digest))
+
+    def size(self, digest: str) -> int:
+        try:
+            return os.stat(self.path(digest)).st_size
+        except FileNotFoundError:
+            raise NotFoundError(f"blob {digest} is not in the content store {self.blobs_dir}") from None
+
+    def open_blob(self, digest: str) -> BinaryIO:
+        """The blob opened for reading; NotFoundError if it is not in the store."""
+        try:
+            return open(self.path(digest), "rb")
+        except FileNotFoundError:
+            raise NotFoundError(f"blob {digest} is not in the content store {self.blobs_dir}") from None
+
+    def read(self, digest: str) -> bytes:
+        with self.open_blob(digest) as f:
+            return f.read()
+
+    def list(self) -> list[str]:
+        return sorted("sha256:" + name for name in os.listdir(self.blobs_dir) if len(name) == 64)
+
+    def delete(self, digest: str) -> bool:
+        """Remove a blob; False if it was not there."""
+        try:
+            os.unlink(self.path(digest))
+        except FileNotFoundError:
+            return False
+        return True
+
+    # -- writing -------------------------------------------------------------------------------
+
+    def add_bytes(self, data: bytes) -> str:
+        """Store ``data`` under its own digest (for manifests and configs we create)."""
+        return self.ingest(data, sha256_digest(data), len(data))
+
+    def ingest(
+        self,
+        source: bytes | BinaryIO | Iterable[bytes],
+        expected_digest: str,
+        expected_size: int | None = None,
+        *,
+        ref: str | None = None,
+    ) -> str:
+        """Write ``source`` as the blob ``expected_digest``, verifying digest and size; returns the digest.
+
+        ``source`` is bytes, a binary file object, or an iterable of byte chunks.  With ``ref``, the
+        bytes are appended to that ref's partial ingest (``ingest_offset(ref)`` bytes already there,
+        which ``source`` must continue); otherwise a fresh temporary file is used.  On a mismatch the
+        partial data is discarded and DigestMismatch raised.
+        """
+        hexpart = parse_digest(expected_digest, "expected digest")
+        final = os.path.join(self.blobs_dir, hexpart)
+        if os.path.exists(final):
+            _drain(source)
+            if ref is not None:
+                self.abort(ref)
+            return expected_digest
+        if ref is not None:
+            work = self._ref_dir(ref, create=True)
+            data_path = os.path.join(work, "data")
+            fd = os.open(data_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o600)
+            h = hashlib.sha256()
+            size = 0
+            with open(data_path, "rb") as old:
+                while chunk := old.read(CHUNK):
+                    h.update(chunk)
+                    size += len(chunk)
+        else:
+            work = None
+            data_path = os.path.join(self.ingest_dir, f"tmp-{hexpart[:16]}-{os.getpid()}-{os.urandom(4).hex()}")
+            fd = os.open(data_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+            h = hashlib.sha256()
+            size = 0
+        ok = corrupt = False
+        try:
+            for chunk in _chunks(source):
+                if expected_size is not None and size + len(chunk) > expected_size:
+                    corrupt = True
+                    raise DigestMismatch(
+                        f"blob {expected_digest}: more data than the expected size of {expected_size} bytes"
+                    )
+                h.update(chunk)
+                view = memoryview(chunk)
+                while view:
+                    n = os.write(fd, view)
+                    view = view[n:]
+                size += len(chunk)
+            if expected_size is not None and size != expected_size:
+                raise DigestMismatch(
+                    f"blob {expected_digest}: got {size} bytes, expected {expected_size} (truncated)"
+                )
+            got = "sha256:" + h.hexdigest()
+            if got != expected_digest:
+                corrupt = True
+                raise DigestMismatch(f"blob digest mismatch: expected {expected_digest}, got {got} ({size} bytes)")
+            os.fchmod(fd, 0o444)
+            os.fsync(fd)
+            os.close(fd)
+            fd = -1
+            os.rename(data_path, final)
+            _fsync_dir(self.blobs_dir)
+            ok = True
+        finally:
+            if fd >= 0:
+                os.close(fd)
+            if work is None and not ok:
+                _unlink(data_path)
+            elif work is not None and (ok or corrupt):
+                # A finished or corrupt partial ingest is gone; a short one stays for resuming.
+                _remove_tree(work)
+        return expected_digest
+
+    def ingest_offset(self, ref: str) -> int:
+        """How many bytes of the partial ingest ``ref`` are stored (0 if none)."""
+        try:
+            return os.stat(os.path.join(self._ref_dir(ref), "data")).st_size
+        except FileNotFoundError:
+            return 0
+
+    def abort(self, ref: str) -> None:
+        """Discard the partial ingest ``ref``."""
+        _remove_tree(self._ref_dir(ref))
+
+    def ingests(self) -> builtins.list[str]:
+        """The refs of every partial ingest."""
+        out = []
+        for name in os.listdir(self.ingest_dir):
+            try:
+                with open(os.path.join(self.ingest_dir, name, "ref")) as f:
+                    out.append(f.read())
+            except (FileNotFoundError, NotADirectoryError):
+                continue
+        return sorted(out)
+
+    def _ref_dir(self, ref: str, create: bool = False) -> str:
+        d = os.path.join(self.ingest_dir, hashlib.sha256(ref.encode()).hexdigest()[:32])
+        if create and not os.path.isdir(d):
+            os.makedirs(d, mode=0o700, exist_ok=True)
+            with open(os.path.join(d, "ref"), "w") as f:
+                f.write(ref)
+        return d
+
+
+def _chunks(source: bytes | BinaryIO | Iterable[bytes]) -> Iterator[bytes]:
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        yield bytes(source)
+        return
+    read = getattr(source, "read", None)
+    if read is not None:
+        while chunk := read(CHUNK):
+            yield chunk
+        return
+    for chunk in source:
+        if chunk:
+            yield chunk
+
+
+def _drain(source: bytes | BinaryIO | Iterable[bytes]) -> None:
+    if not isinstance(source, (bytes, bytearray, memoryview)) and getattr(source, "read", None) is None:
+        for _ in source:
+            pass
+
+
+def _fsync_dir(path: str) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _unlink(path: str) -> None:
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+
+
+def _remove_tree(path: str) -> None:
+    import shutil
+
+    shutil.rmtree(path, ignore_errors=True)
