@@ -1,0 +1,275 @@
+"""The cgroup v1 manager: one directory per hierarchy, plus the cgroup2 tree of a hybrid host.
+
+On a hybrid host the container also gets a cgroup in the unified hierarchy: it makes cgroup.kill
+available (one write kills everything, fork bombs included), and hugetlb when the host binds it
+there rather than on v1.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import time
+
+from pallet.errors import RuntimeFailure
+from pallet.runtime.cgroups.base import (
+    CgroupManager,
+    _StrSet,
+    make_dirs,
+    read_or,
+    read_procs,
+    refuse_busy,
+    remove_if_empty,
+    remove_tree,
+    write,
+)
+from pallet.runtime.cgroups.detect import unified_controllers
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+    from pallet.runtime.cgroups.stats import CgroupStats
+
+# Where pids() and the freezer look, in order of preference.
+_PROCS_FROM = ("pids", "freezer", "devices", "memory", "cpu", "cpuacct", "blkio", "cpuset")
+
+
+class V1Manager(CgroupManager):
+    """A container's cgroup in each v1 hierarchy (and the unified one of a hybrid host)."""
+
+    version = 1
+
+    def __init__(self, root: str, path: str, v1: dict[str, str], unified: str | None) -> None:
+        super().__init__(root, path)
+        self.v1 = v1  # controller -> hierarchy mount directory
+        self.unified = unified  # cgroup2 mount directory of a hybrid host
+        rel = path.lstrip("/")
+        self.dirs = {c: os.path.join(m, rel) for c, m in v1.items()}
+        self.udir = os.path.join(unified, rel) if unified else None
+        self.enabled: list[list[str]] = []
+
+    def to_dict(self) -> dict[str, object]:
+        return {"version": 1, "root": self.root, "path": self.path, "v1": self.v1,
+                "unified": self.unified, "created": self.created, "enabled": self.enabled}
+
+    @classmethod
+    def from_dict(cls, saved: dict[str, Any]) -> V1Manager:
+        m = cls(saved["root"], saved["path"], dict(saved.get("v1") or {}), saved.get("unified"))
+        m.created = list(saved.get("created") or [])
+        m.enabled = [list(x) for x in saved.get("enabled") or []]
+        return m
+
+    def paths(self) -> dict[str, str]:
+        out = dict(self.dirs)
+        if self.udir:
+            out[""] = self.udir
+        return out
+
+    def _unique_dirs(self) -> list[str]:
+        seen: list[str] = []
+        for d in self.dirs.values():
+            if d not in seen:
+                seen.append(d)
+        if self.udir:
+            seen.append(self.udir)
+        return seen
+
+    def mode(self) -> str:
+        return "hybrid" if self.unified else "v1"
+
+    def available(self) -> _StrSet:
+        out = set(self.v1)
+        if self.unified and "hugetlb" in unified_controllers(self.unified):
+            out.add("hugetlb")
+        return out
+
+    def unified_dir(self) -> str | None:
+        return self.udir
+
+    def unified_controllers(self) -> _StrSet:
+        return unified_controllers(self.unified) if self.unified else set()
+
+    def has_swap_accounting(self) -> bool:
+        mount = self.v1.get("memory")
+        return bool(mount) and os.path.exists(os.path.join(mount, "memory.memsw.limit_in_bytes"))  # type: ignore[arg-type]
+
+    def has_realtime(self) -> bool:
+        mount = self.v1.get("cpu")
+        return bool(mount) and os.path.exists(os.path.join(mount, "cpu.rt_runtime_us"))  # type: ignore[arg-type]
+
+    def _cpuset_text(self, names: tuple[str, ...]) -> str | None:
+        from pallet.runtime.cgroups.base import nearest_text
+
+        mount = self.v1.get("cpuset")
+        return nearest_text(mount, self.path, names) if mount else None
+
+    def dir(self, controller: str) -> str | None:
+        return self.dirs.get(controller)
+
+    # --- lifecycle -------------------------------------------------------------------------------
+    def create(self) -> None:
+        leaf_dirs = self._unique_dirs()
+        if any(os.path.isdir(d) for d in leaf_dirs):
+            fz = self.dirs.get("freezer")
+            frozen = bool(fz) and read_or(os.path.join(fz, "freezer.state")).strip() in ("FROZEN", "FREEZING")  # type: ignore[arg-type]
+            for d in leaf_dirs:
+                if os.path.isdir(d):
+                    refuse_busy(d, frozen)
+        made: list[str] = []
+        try:
+            mounts = list(dict.fromkeys(self.v1.values()))
+            for mount in mounts:
+                made += make_dirs(mount, self.path)
+            if self.unified:
+                made += make_dirs(self.unified, self.path)
+            cs = self.v1.get("cpuset")
+            if cs:
+                self._init_cpuset(cs)
+        except Exception:
+            for d in reversed(made):
+                remove_if_empty(d)
+            raise
+        self.created = made
+
+    def _init_cpuset(self, mount: str) -> None:
+        """A new v1 cpuset cgroup has no CPUs and no memory nodes: copy its parent's, top down."""
+        rel = ""
+        parent = mount
+        for part in self.path.strip("/").split("/"):
+            rel = os.path.join(rel, part)
+            d = os.path.join(mount, rel)
+            for name in ("cpuset.cpus", "cpuset.mems"):
+                if not read_or(os.path.join(d, name)).strip():
+                    write(os.path.join(d, name), read_or(os.path.join(parent, name)).strip() or "\n")
+            parent = d
+
+    def add(self, pid: int) -> None:
+        for d in self._unique_dirs():
+            write(os.path.join(d, "cgroup.procs"), str(pid))
+
+    def set(self, resources: dict[str, Any] | None) -> None:
+        if not resources:
+            return
+        from pallet.runtime.cgroups.v1_set import apply
+
+        apply(self, resources)
+
+    def hugetlb_dir(self) -> str | None:
+        """Where hugetlb limits go now: its v1 hierarchy, or the unified tree when bound there."""
+        d = self.dirs.get("hugetlb")
+        if d and os.path.isdir(d):
+            return d
+        if self.unified and self.udir and "hugetlb" in unified_controllers(self.unified):
+            if "hugetlb" not in read_or(os.path.join(self.udir, "cgroup.controllers")).split():
+                from pallet.runtime.cgroups.v2 import enable_controllers
+
+                self.enabled += enable_controllers(self.unified, self.path, {"hugetlb"}, root_too=True)
+            return self.udir
+        return None
+
+    def pids(self) -> list[int]:
+        for c in _PROCS_FROM:
+            d = self.dirs.get(c)
+            if d:
+                return read_procs(d)
+        return read_procs(self.udir) if self.udir else []
+
+    def signal_all(self, sig: int) -> None:
+        import signal
+
+        if sig == signal.SIGKILL and self.udir and os.path.exists(os.path.join(self.udir, "cgroup.kill")):
+            write(os.path.join(self.udir, "cgroup.kill"), "1")
+            return
+        self._signal_frozen(sig)
+
+    def _freezer(self) -> tuple[str, bool]:
+        d = self.dirs.get("freezer")
+        if d:
+            return d, True
+        if self.udir:
+            return self.udir, False
+        raise RuntimeFailure("cgroups: this host has no freezer (neither v1 freezer nor cgroup2)", step="cgroups")
+
+    def freeze(self) -> None:
+        d, v1 = self._freezer()
+        if not v1:
+            from pallet.runtime.cgroups.v2 import freeze_dir
+
+            freeze_dir(d, True)
+            return
+        state = os.path.join(d, "freezer.state")
+        deadline = time.monotonic() + 5.0
+        delay = 0.0005
+        while True:
+            # Writing FROZEN again pushes the freeze through tasks that forked meanwhile.
+            write(state, "FROZEN")
+            if read_or(state).strip() == "FROZEN":
+                return
+            if time.monotonic() > deadline:
+                write(state, "THAWED")
+                raise RuntimeFailure(f"cgroups: {d} did not freeze within 5 s", step="cgroups", errno=errno.EBUSY)
+            time.sleep(delay)
+            delay = min(delay * 2, 0.02)
+
+    def thaw(self) -> None:
+        d, v1 = self._freezer()
+        if not v1:
+            from pallet.runtime.cgroups.v2 import freeze_dir
+
+            freeze_dir(d, False)
+            return
+        write(os.path.join(d, "freezer.state"), "THAWED")
+
+    def is_frozen(self) -> bool:
+        d, v1 = self._freezer()
+        if v1:
+            return read_or(os.path.join(d, "freezer.state")).strip() == "FROZEN"
+        return read_or(os.path.join(d, "cgroup.freeze")).strip() == "1"
+
+    def stats(self) -> CgroupStats:
+        from pallet.runtime.cgroups.stats import stats_v1
+
+        return stats_v1(self.dirs, self.hugetlb_stats_dir())
+
+    def hugetlb_stats_dir(self) -> tuple[str, int] | None:
+        d = self.dirs.get("hugetlb")
+        if d and os.path.isdir(d):
+            return d, 1
+        if self.udir and "hugetlb" in read_or(os.path.join(self.udir, "cgroup.controllers")).split():
+            return self.udir, 2
+        return None
+
+    def oom_kill_count(self) -> int:
+        d = self.dirs.get("memory")
+        if not d:
+            return 0
+        for line in read_or(os.path.join(d, "memory.oom_control")).splitlines():
+            key, _, value = line.partition(" ")
+            if key == "oom_kill":
+                return int(value)
+        return 0
+
+    def destroy(self) -> None:
+        if self.exists():
+            from pallet.runtime.cgroups.v2 import kill_dir
+
+            emptied = False
+            if self.udir and os.path.isdir(self.udir):
+                # v1 freezer: a frozen task dies only once thawed.
+                fz = self.dirs.get("freezer")
+                if fz and os.path.isdir(fz):
+                    write(os.path.join(fz, "freezer.state"), "THAWED")
+                emptied = kill_dir(self.udir)
+            if not emptied:
+                self._kill_and_wait()
+            for d in self._unique_dirs():
+                remove_tree(d)
+        leaves = set(self._unique_dirs())
+        for d in reversed(self.created):
+            if d not in leaves:
+                remove_if_empty(d)
+        from pallet.runtime.cgroups.v2 import disable_controllers
+
+        disable_controllers(self.enabled)
+        self.enabled = []
