@@ -253,3 +253,47 @@ def _wait_up(registry: Registry, timeout: float = 15.0) -> None:
         if time.monotonic() > deadline:
             raise RuntimeError(f"docker-registry did not answer on {registry.host}: {registry.log.read_text()[-2000:]}")
         time.sleep(0.02)
+
+
+def make_image(images: object, rootfs: Path, ref: str, *, extra_layer: bytes | None = None) -> object:
+    """Record an image made from ``rootfs`` (one gzip layer; a second random layer of ``extra_layer``
+    bytes in a file when given) in the ImageStore ``images``; returns the Image."""
+    import gzip
+    import io
+    import tarfile
+
+    from pallet.image.store import ImageStore
+
+    assert isinstance(images, ImageStore)
+    layers: list[tuple[bytes, bytes]] = []  # (compressed, uncompressed)
+    raw = io.BytesIO()
+    with tarfile.open(fileobj=raw, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        tar.add(str(rootfs), arcname=".", recursive=True)
+    layers.append((gzip.compress(raw.getvalue(), compresslevel=1, mtime=0), raw.getvalue()))
+    if extra_layer is not None:
+        raw2 = io.BytesIO()
+        with tarfile.open(fileobj=raw2, mode="w", format=tarfile.PAX_FORMAT) as tar:
+            info = tarfile.TarInfo("blob.bin")
+            info.size = len(extra_layer)
+            tar.addfile(info, io.BytesIO(extra_layer))
+        layers.append((gzip.compress(raw2.getvalue(), compresslevel=1, mtime=0), raw2.getvalue()))
+    diff_ids = ["sha256:" + hashlib.sha256(u).hexdigest() for _, u in layers]
+    config = {
+        "architecture": "amd64", "os": "linux", "created": "2026-01-01T00:00:00Z",
+        "config": {"Cmd": ["sh"], "Env": ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"]},
+        "rootfs": {"type": "layers", "diff_ids": diff_ids},
+        "history": [{"created": "2026-01-01T00:00:00Z", "created_by": "pallet tests"} for _ in layers],
+    }
+    config_bytes = json.dumps(config, sort_keys=True).encode()
+    layer_descs = []
+    for compressed, _ in layers:
+        digest = images.content.add_bytes(compressed)
+        layer_descs.append({"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": digest,
+                            "size": len(compressed)})
+    manifest = {
+        "schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
+                   "digest": "sha256:" + hashlib.sha256(config_bytes).hexdigest(), "size": len(config_bytes)},
+        "layers": layer_descs,
+    }
+    return images.add_image(json.dumps(manifest).encode(), config_bytes, [ref])

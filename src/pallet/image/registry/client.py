@@ -249,7 +249,9 @@ class RegistryClient:
         url = self.url(path)
         for attempt in (0, 1):
             all_headers = dict(headers or {})
-            authorization = self.auth.authorization(scopes) if self.auth.challenged else None
+            # Credentials go only to the registry itself, never to a host its Location points at.
+            same_origin = url.startswith(self.base + "/")
+            authorization = self.auth.authorization(scopes) if self.auth.challenged and same_origin else None
             if authorization:
                 all_headers["Authorization"] = authorization
             content = body() if callable(body) else body
