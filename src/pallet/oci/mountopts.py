@@ -47,7 +47,6 @@ from pallet._linux.consts import (
     MS_SYNCHRONOUS,
     MS_UNBINDABLE,
 )
-from pallet.errors import ValidationError
 
 MS_I_VERSION = 1 << 23
 
@@ -200,9 +199,9 @@ def parse_mount_options(options: list[str], path: str = "options") -> MountOptio
     data: list[str] = []
     for i, option in enumerate(options):
         if not isinstance(option, str) or not option:
-            from pallet.oci._check import show
+            from pallet.oci._check import string
 
-            raise ValidationError(f"{path}[{i}]", f"must be a non-empty string, got {show(option)}")
+            string(option, f"{path}[{i}]", nonempty=True)
         known = MOUNT_OPTIONS.get(option)
         if known is not None:
             flag, clear = known

@@ -43,10 +43,11 @@ def namespaces(doc: dict[str, object]) -> dict[str, tuple[int, str]]:
     return result
 
 
-def _need_namespace(doc: dict[str, object], kind: str, path: str, what: str) -> tuple[int, str]:
+def _need_namespace(doc: dict[str, object], kind: str, path: str) -> tuple[int, str]:
     found = namespaces(doc).get(kind)
     if found is None:
-        raise ValidationError(path, f"{what} needs a {kind} namespace: {_ADD_NS.format(kind)}")
+        article = "an" if kind == "ipc" else "a"
+        raise ValidationError(path, f"needs {article} {kind} namespace: {_ADD_NS.format(kind)}")
     return found
 
 
@@ -99,7 +100,7 @@ def check_time_offsets(doc: dict[str, object], bundle: str | None) -> None:
     offsets = c.optional(_linux(doc), "timeOffsets", "linux", c.obj)
     if not offsets:
         return
-    _need_namespace(doc, "time", "linux.timeOffsets", "setting clock offsets")
+    _need_namespace(doc, "time", "linux.timeOffsets")
     for clock, entry in offsets.items():
         p = f"linux.timeOffsets.{clock}"
         if clock not in TIME_CLOCKS:
@@ -172,7 +173,7 @@ def check_sysctl(doc: dict[str, object], bundle: str | None) -> None:
         if kind is None:
             allowed = ", ".join([f"{prefix}*" for prefix, _ in SYSCTL_PREFIXES] + list(SYSCTL_NAMES))
             raise ValidationError(p, f"is not namespaced: setting it would change the host (allowed: {allowed})")
-        index, ns_path = _need_namespace(doc, kind, p, "this sysctl")
+        index, ns_path = _need_namespace(doc, kind, p)
         if ns_path and _is_host_namespace(ns_path, kind):
             raise ValidationError(
                 p, f"needs a {kind} namespace that is not the host's (linux.namespaces[{index}].path {ns_path} is the host's)"
@@ -186,7 +187,7 @@ def check_sysctl(doc: dict[str, object], bundle: str | None) -> None:
 def check_uts_names(doc: dict[str, object], bundle: str | None) -> None:
     for name in ("hostname", "domainname"):
         if doc.get(name):
-            _need_namespace(doc, "uts", name, f"setting the {name}")
+            _need_namespace(doc, "uts", name)
 
 
 def check_seccomp(doc: dict[str, object], bundle: str | None) -> None:
@@ -219,7 +220,7 @@ def check_net_devices(doc: dict[str, object], bundle: str | None) -> None:
     devices = c.optional(_linux(doc), "netDevices", "linux", c.obj)
     if not devices:
         return
-    _, ns_path = _need_namespace(doc, "network", "linux.netDevices", "moving network devices")
+    _, ns_path = _need_namespace(doc, "network", "linux.netDevices")
     for name, entry in devices.items():
         p = c.item("linux.netDevices", name)
         if not name or "/" in name or name in (".", ".."):
