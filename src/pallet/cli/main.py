@@ -75,6 +75,12 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "system info": (_C + "info", "Display system-wide information"),
     "system events": (_C + "events", "Get real time events from pallet"),
     # images (image and registry engineers add theirs here)
+    "pull": (_C + "pull", "Download an image from a registry"),
+    "push": (_C + "push", "Upload an image to a registry"),
+    "login": (_C + "login", "Log in to a registry"),
+    "logout": (_C + "logout", "Log out from a registry"),
+    "image pull": (_C + "pull", "Download an image from a registry"),
+    "image push": (_C + "push", "Upload an image to a registry"),
     # networks (network engineer adds theirs here)
 }
 

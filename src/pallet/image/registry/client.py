@@ -224,6 +224,18 @@ class RegistryClient:
                         "to the insecure registries to skip verification")
             raise RegistryError(f"registry {self.domain}: cannot connect to {self.host}: {last}{hint}")
 
+    def check_login(self) -> None:
+        """Prove that the credentials work: a token (bearer) or an authorised GET /v2/ (basic)."""
+        self.ping()
+        if not self.auth.challenged:
+            return
+        resp = self.request("GET", "/v2/", scopes=[])
+        resp.close()
+        if resp.status_code != 200:
+            raise AuthenticationError(
+                f"login to {self.domain} failed: GET /v2/ answered HTTP {resp.status_code} with these credentials"
+            )
+
     def url(self, path: str) -> str:
         self.ping()
         return path if path.startswith(("http://", "https://")) else self.base + path
