@@ -97,3 +97,9 @@ CLOSE_RANGE_CLOEXEC = 1 << 2
 # personality
 PER_LINUX = 0x0000
 PER_LINUX32 = 0x0008
+
+# tty ioctls (asm-generic values: x86_64 and aarch64)
+TIOCSCTTY = 0x540E
+TIOCSWINSZ = 0x5414
+TIOCGPTN = 0x80045430
+TIOCSPTLCK = 0x40045431

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import os
-import platform
 
 libc = ctypes.CDLL(None, use_errno=True)
 
-_MACHINE = platform.machine()
+_MACHINE = os.uname().machine
 
 # Syscall numbers of the calls that the C library does not wrap on every supported version.
 _SYSCALLS: dict[str, dict[str, int]] = {

@@ -1,0 +1,441 @@
+"""The runtime as a library: create, start, kill, delete, run, exec.
+
+This is what the CLI commands call, and what the engine calls in-process.  Every operation that
+fails undoes what it made: no state directory, mount, cgroup or process is left behind.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+
+from pallet import fastjson
+from pallet.errors import ConfigError, NotFoundError, RuntimeFailure, StateError
+from pallet.runtime import statedir
+from pallet.runtime.container import Container
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from pallet._linux.system import System
+    from pallet.runtime.process.parent import Started
+    from pallet.runtime.process.setup import Setup
+
+
+class CreateOptions:
+    """The flags of create and run."""
+
+    def __init__(
+        self,
+        *,
+        pid_file: str = "",
+        console_socket: str = "",
+        no_pivot: bool = False,
+        no_new_keyring: bool = False,
+        preserve_fds: int = 0,
+    ) -> None:
+        self.pid_file = pid_file
+        self.console_socket = console_socket
+        self.no_pivot = no_pivot
+        self.no_new_keyring = no_new_keyring
+        self.preserve_fds = preserve_fds
+
+
+def _now() -> str:
+    t = time.time()
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t)) + f"{t % 1:.9f}"[1:] + "Z"
+
+
+def load_bundle(bundle: str) -> dict[str, object]:
+    """Read and validate <bundle>/config.json."""
+    from pallet.oci.validate import validate_config
+
+    path = os.path.join(bundle, "config.json")
+    try:
+        with open(path, "rb") as f:
+            raw = f.read()
+    except FileNotFoundError:
+        raise ConfigError(f"{path} does not exist (is --bundle {bundle!r} an OCI bundle?)") from None
+    except OSError as exc:
+        raise ConfigError(f"{path} cannot be read: {exc.strerror}") from None
+    try:
+        config = fastjson.loads(raw)
+    except ValueError as exc:
+        raise ConfigError(f"{path} is not valid JSON: {exc}") from None
+    validate_config(config, bundle=bundle)
+    assert isinstance(config, dict)
+    checked: dict[str, object] = config
+    return checked
+
+
+def validate_id(cid: str) -> None:
+    from pallet.oci.validate import validate_container_id
+
+    validate_container_id(cid)
+
+
+def _write_pid_file(path: str, pid: int) -> None:
+    if not path:
+        return
+    tmp = f"{path}.tmp{os.getpid()}"
+    with open(tmp, "w") as f:
+        f.write(str(pid))
+    os.rename(tmp, path)
+
+
+def _default_system() -> System:
+    from pallet._linux.system import System
+
+    return System()
+
+
+def _prepare(cid: str, config: dict[str, object], bundle: str) -> Setup:
+    """Work out in the parent everything the children need."""
+    from pallet.runtime import namespaces
+    from pallet.runtime.process.setup import Setup
+
+    setup = Setup(cid, config, bundle)
+    if not os.path.isdir(setup.rootfs):
+        root = config.get("root") or {}
+        path = root.get("path") if isinstance(root, dict) else None
+        raise ConfigError(f"root.path {path!r} does not exist in bundle {bundle} (looked for {setup.rootfs})")
+    setup.ns = namespaces.plan(setup.linux.get("namespaces") or [])  # type: ignore[arg-type]
+    caps = setup.process.get("capabilities")
+    if caps is not None:
+        from pallet.runtime import capabilities
+
+        setup.caps = capabilities.parse_capabilities(caps)  # type: ignore[arg-type]
+    seccomp = setup.linux.get("seccomp")
+    if seccomp:
+        from pallet.runtime import seccomp as seccomp_mod
+
+        setup.seccomp = seccomp_mod.compile_filter(seccomp)  # type: ignore[arg-type]
+    if setup.process.get("apparmorProfile") or setup.process.get("selinuxLabel") or setup.linux.get("mountLabel"):
+        from pallet.runtime import lsm
+
+        lsm.check_labels(setup.process, setup.linux)
+    return setup
+
+
+def container_resources(linux: dict[str, object]) -> dict[str, object]:
+    """linux.resources with the device rules every container gets (as runc adds its defaults):
+    deny all, the spec's rules, an allow rule for each of linux.devices, then the standard devices."""
+    from pallet.runtime.cgroups import container_device_rules
+
+    resources = dict(linux.get("resources") or {})  # type: ignore[call-overload]
+    rules = list(resources.get("devices") or [])
+    for d in linux.get("devices") or []:  # type: ignore[attr-defined]
+        if isinstance(d, dict) and d.get("type") in ("c", "b", "u"):
+            rules.append({"allow": True, "type": "c" if d["type"] == "u" else d["type"],
+                          "major": d.get("major"), "minor": d.get("minor"), "access": "rwm"})
+    resources["devices"] = container_device_rules(rules)
+    out: dict[str, object] = resources
+    return out
+
+
+def create(
+    root: str, cid: str, bundle: str, opts: CreateOptions | None = None, *, sys: System | None = None,
+    keep_console: bool = False,
+) -> tuple[Container, Started]:
+    """Create a container: set up everything, leave its init waiting for start.
+
+    With ``keep_console`` the pty master stays with the caller (foreground run) instead of being sent
+    to the console socket.
+    """
+    opts = opts or CreateOptions()
+    validate_id(cid)
+    bundle = os.path.abspath(bundle)
+    config = load_bundle(bundle)
+    setup = _prepare(cid, config, bundle)
+    if setup.terminal and not opts.console_socket and not keep_console:
+        raise ConfigError("process.terminal is true: --console-socket is required (or run in the foreground)")
+    if opts.console_socket and not setup.terminal:
+        raise ConfigError("--console-socket was given but process.terminal is false")
+    setup.no_pivot = opts.no_pivot
+    setup.no_new_keyring = opts.no_new_keyring
+    setup.preserve_fds = opts.preserve_fds
+    from pallet.runtime.cgroups import new_manager
+
+    cgroups_path = setup.linux.get("cgroupsPath")
+    manager = new_manager(str(cgroups_path) if cgroups_path else None, cid)
+    setup.resources = container_resources(setup.linux)
+    manager.check(setup.resources)
+    setup.cgroup = manager
+    cdir = statedir.make_container_dir(root, cid)
+    container = Container(root, {"id": cid, "creating": True, "bundle": bundle})
+    started: Started | None = None
+    made_cgroup = False
+    try:
+        fifo = os.path.join(cdir, statedir.FIFO)
+        os.mkfifo(fifo, 0o622)
+        setup.fifo_fd = os.open(fifo, os.O_PATH | os.O_CLOEXEC)
+        manager.create()
+        made_cgroup = True
+        hooks_state = {"ociVersion": "1.2.0", "id": cid, "bundle": bundle,
+                       "annotations": config.get("annotations") or {}}
+        from pallet.runtime.process.parent import run_children
+
+        started = run_children(setup, sys or _default_system(), hooks_state)
+        from pallet._linux.procfs import start_time
+
+        container.data = {
+            "id": cid,
+            "pid": started.pid,
+            "pid_start": start_time(started.pid),
+            "bundle": bundle,
+            "rootfs": setup.rootfs,
+            "created": _now(),
+            "cgroup": manager.to_dict(),
+            "config": config,
+        }
+        container.save()
+        if started.console_fd >= 0 and not keep_console:
+            from pallet.runtime.console import send_to_socket
+
+            try:
+                send_to_socket(opts.console_socket, started.console_fd)
+            finally:
+                os.close(started.console_fd)
+                started.console_fd = -1
+        _write_pid_file(opts.pid_file, started.pid)
+    except BaseException:
+        if started is not None and started.pid:
+            try:
+                os.kill(started.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        if made_cgroup:
+            try:
+                manager.destroy()
+            except OSError:
+                pass
+        statedir.remove_container_dir(root, cid)
+        raise
+    finally:
+        if setup.fifo_fd >= 0:
+            os.close(setup.fifo_fd)
+    return container, started
+
+
+def start(root: str, cid: str) -> Container:
+    """Let a created container's init exec its process."""
+    with statedir.Lock(root, cid):
+        c = Container.load(root, cid)
+        status = c.status()
+        if status != "created":
+            raise StateError(f"cannot start container {cid!r}: it is {status}, not created")
+        fifo = os.path.join(c.dir, statedir.FIFO)
+        try:
+            fd = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        except FileNotFoundError:
+            raise StateError(f"cannot start container {cid!r}: it was already started") from None
+        try:
+            import select
+
+            deadline = time.monotonic() + 10
+            data = b""
+            while not data:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0 or not c.alive():
+                    raise RuntimeFailure(f"container {cid!r}: its init did not take the start signal", step="start")
+                ready, _, _ = select.select([fd], [], [], min(remaining, 0.2))
+                if ready:
+                    data = os.read(fd, 1)
+                    if not data and not c.alive():
+                        raise RuntimeFailure(f"container {cid!r}: its init exited before start", step="start")
+                    if not data:
+                        time.sleep(0.001)
+        finally:
+            os.close(fd)
+        os.unlink(fifo)
+    from pallet.runtime import hooks
+
+    if hooks.has_hooks(c.config, "poststart"):
+        try:
+            hooks.run_hooks(c.config, "poststart", c.oci_state())
+        except RuntimeFailure:
+            # A failing poststart hook fails the operation and undoes it: stop and remove the container.
+            delete(root, cid, force=True)
+            raise
+    return c
+
+
+def parse_signal(value: str) -> int:
+    """A signal by number or name (KILL, SIGKILL, sigkill)."""
+    text = value.strip()
+    if text.isdigit():
+        num = int(text)
+        if 0 < num < 65:
+            return num
+        raise ConfigError(f"signal {value!r} is out of range (1-64)")
+    name = text.upper()
+    if not name.startswith("SIG"):
+        name = "SIG" + name
+    if name.startswith("SIGRTMIN+") or name.startswith("SIGRTMAX-"):
+        base, _, off = name.partition("+") if "+" in name else name.partition("-")
+        if off.isdigit():
+            n = signal.SIGRTMIN + int(off) if base == "SIGRTMIN" else signal.SIGRTMAX - int(off)
+            return int(n)
+    sig = getattr(signal.Signals, name, None) if hasattr(signal.Signals, name) else None
+    if sig is None:
+        raise ConfigError(f"signal {value!r} is not a signal name or number (e.g. TERM, KILL, 9)")
+    return int(sig)
+
+
+def kill(root: str, cid: str, sig: int, *, all_processes: bool = False) -> None:
+    c = Container.load(root, cid)
+    status = c.status()
+    if status in ("stopped", "creating"):
+        raise StateError(f"cannot kill container {cid!r}: it is {status} (container not running)")
+    if all_processes:
+        cg = c.cgroup()
+        if cg is not None:
+            cg.signal_all(sig)  # type: ignore[attr-defined]
+            if status == "paused" and sig != signal.SIGKILL:
+                return
+            return
+    try:
+        os.kill(c.pid, sig)
+    except ProcessLookupError:
+        raise StateError(f"cannot kill container {cid!r}: container not running") from None
+
+
+def _wait_dead(c: Container, timeout: float = 10.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while c.alive():
+        if time.monotonic() > deadline:
+            return False
+        try:
+            os.waitpid(c.pid, os.WNOHANG)
+        except ChildProcessError:
+            pass
+        time.sleep(0.005)
+    return True
+
+
+def delete(root: str, cid: str, *, force: bool = False) -> None:
+    """Remove a stopped container (``force``: kill it first) and everything it held."""
+    try:
+        lock = statedir.Lock(root, cid)
+        lock.__enter__()
+    except NotFoundError:
+        raise NotFoundError(f"container {cid!r} does not exist (in {root})") from None
+    try:
+        c = Container.load(root, cid)
+        status = c.status()
+        if status == "creating":
+            if not force:
+                raise StateError(f"cannot delete container {cid!r}: it is being created (use --force)")
+        elif status != "stopped":
+            if not force:
+                raise StateError(f"cannot delete container {cid!r}: it is {status} (stop it first, or use --force)")
+            cg = c.cgroup()
+            if cg is not None:
+                if status == "paused":
+                    cg.thaw()  # type: ignore[attr-defined]
+                cg.signal_all(signal.SIGKILL)  # type: ignore[attr-defined]
+            try:
+                os.kill(c.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            if not _wait_dead(c):
+                raise RuntimeFailure(f"container {cid!r}: its init (pid {c.pid}) did not die after SIGKILL", step="delete")
+        cg = c.cgroup()
+        if cg is not None:
+            cg.destroy()  # type: ignore[attr-defined]
+        statedir.remove_container_dir(root, cid)
+    finally:
+        lock.__exit__()
+    from pallet.runtime import hooks
+
+    if hooks.has_hooks(c.config, "poststop"):
+        state = c.oci_state()
+        state["status"] = "stopped"
+        try:
+            hooks.run_hooks(c.config, "poststop", state)
+        except RuntimeFailure as exc:
+            from pallet.runtime import log
+
+            log.warning(str(exc))
+
+
+def list_containers(root: str) -> list[Container]:
+    out = []
+    for cid in statedir.list_ids(root):
+        try:
+            out.append(Container.load(root, cid))
+        except NotFoundError:
+            continue
+    return out
+
+
+def exit_status(status: int) -> int:
+    if os.WIFEXITED(status):
+        return os.WEXITSTATUS(status)
+    if os.WIFSIGNALED(status):
+        return 128 + os.WTERMSIG(status)
+    return 255
+
+
+def wait_foreground(pid: int, console_fd: int = -1) -> int:
+    """Wait for ``pid`` (our child: we are a subreaper), forwarding signals; its exit code."""
+    forwarded = [s for s in signal.Signals if s not in (signal.SIGKILL, signal.SIGSTOP, signal.SIGCHLD,
+                                                        signal.SIGWINCH, signal.SIGURG)]
+    # Orphans of the container reparent to us: reap them too, until the container's process is done.
+
+    def forward(sig: int, _frame: object) -> None:
+        try:
+            os.kill(pid, sig)
+        except ProcessLookupError:
+            pass
+
+    for s in forwarded:
+        try:
+            signal.signal(s, forward)
+        except (OSError, ValueError):
+            pass
+    if console_fd >= 0:
+        import threading
+
+        from pallet.runtime.console import proxy
+
+        threading.Thread(target=proxy, args=(console_fd, pid), daemon=True).start()
+    while True:
+        try:
+            wpid, status = os.waitpid(-1, 0)
+        except ChildProcessError:
+            return 255
+        except InterruptedError:
+            continue
+        if wpid == pid:
+            return exit_status(status)
+
+
+def run(root: str, cid: str, bundle: str, opts: CreateOptions | None = None, *, detach: bool = False) -> int:
+    """create + start; in the foreground also wait for the exit code and delete."""
+    from pallet._linux.prctl import set_child_subreaper
+
+    opts = opts or CreateOptions()
+    if not detach:
+        set_child_subreaper(True)
+    _container, started = create(root, cid, bundle, opts, keep_console=not detach and not opts.console_socket)
+    try:
+        start(root, cid)
+    except BaseException:
+        try:
+            delete(root, cid, force=True)
+        except (NotFoundError, RuntimeFailure):
+            pass
+        raise
+    if detach:
+        return 0
+    try:
+        code = wait_foreground(started.pid, started.console_fd)
+    finally:
+        if started.console_fd >= 0:
+            os.close(started.console_fd)
+        try:
+            delete(root, cid, force=True)
+        except NotFoundError:
+            pass
+    return code

@@ -1,0 +1,103 @@
+"""Which namespaces a container gets: created with unshare, or joined by path with setns."""
+
+from __future__ import annotations
+
+import os
+
+from pallet._linux.consts import CLONE_NEWUSER, NAMESPACES
+from pallet.errors import ConfigError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from pallet._linux.system import System
+
+
+class NamespacePlan:
+    """``unshare``: CLONE_* flags to create (without the user namespace, created first on its own);
+    ``joins``: (flag, path) to join, the user namespace first; ``new_user``: create a user namespace."""
+
+    __slots__ = ("joins", "new_types", "new_user", "types", "unshare")
+
+    def __init__(self) -> None:
+        self.unshare = 0
+        self.joins: list[tuple[int, str, str]] = []
+        self.new_user = False
+        self.types: set[str] = set()
+        self.new_types: set[str] = set()
+
+    def has(self, kind: str) -> bool:
+        return kind in self.types
+
+    def is_new(self, kind: str) -> bool:
+        return kind in self.new_types
+
+
+def plan(namespaces: list[dict[str, object]]) -> NamespacePlan:
+    p = NamespacePlan()
+    for i, ns in enumerate(namespaces):
+        kind = str(ns.get("type", ""))
+        if kind not in NAMESPACES:
+            raise ConfigError(f"linux.namespaces[{i}].type {kind!r} is not a namespace type")
+        flag = NAMESPACES[kind][0]
+        p.types.add(kind)
+        path = ns.get("path")
+        if path:
+            p.joins.append((flag, str(path), kind))
+        elif flag == CLONE_NEWUSER:
+            p.new_user = True
+            p.new_types.add(kind)
+        else:
+            p.unshare |= flag
+            p.new_types.add(kind)
+    # Join the user namespace first: the others may be owned by it.
+    p.joins.sort(key=lambda j: 0 if j[0] == CLONE_NEWUSER else 1)
+    return p
+
+
+def open_joins(p: NamespacePlan) -> list[tuple[int, int, str]]:
+    """Open every namespace to join before joining any (a mount namespace hides the others' paths)."""
+    opened: list[tuple[int, int, str]] = []
+    try:
+        for flag, path, kind in p.joins:
+            try:
+                fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+            except OSError as exc:
+                raise ConfigError(f"{kind} namespace path {path!r} cannot be opened: {exc.strerror}") from None
+            opened.append((flag, fd, kind))
+    except BaseException:
+        for _, fd, _ in opened:
+            os.close(fd)
+        raise
+    return opened
+
+
+def join(sys: System, opened: list[tuple[int, int, str]]) -> None:
+    for flag, fd, kind in opened:
+        try:
+            sys.setns(fd, flag)
+        except OSError as exc:
+            raise ConfigError(f"joining the {kind} namespace failed: {exc.strerror}") from None
+        finally:
+            os.close(fd)
+
+
+def format_id_map(mappings: list[dict[str, object]]) -> str:
+    """uid_map/gid_map content: one "containerID hostID size" line per mapping."""
+    return "".join(f"{m['containerID']} {m['hostID']} {m['size']}\n" for m in mappings)
+
+
+def write_id_maps(pid: int, uid_mappings: list[dict[str, object]], gid_mappings: list[dict[str, object]]) -> None:
+    """Written by the runtime (in the parent user namespace) for the child that unshared CLONE_NEWUSER."""
+    for name, maps in (("uid_map", uid_mappings), ("gid_map", gid_mappings)):
+        if not maps:
+            continue
+        data = format_id_map(maps)
+        try:
+            fd = os.open(f"/proc/{pid}/{name}", os.O_WRONLY | os.O_CLOEXEC)
+            try:
+                os.write(fd, data.encode())
+            finally:
+                os.close(fd)
+        except OSError as exc:
+            where = "linux.uidMappings" if name == "uid_map" else "linux.gidMappings"
+            raise ConfigError(f"{where} cannot be written to /proc/{pid}/{name} ({data.strip()!r}): {exc.strerror}") from None

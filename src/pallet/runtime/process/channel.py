@@ -1,0 +1,120 @@
+"""The channel between the runtime and the processes it forks.
+
+A SOCK_SEQPACKET socketpair: every message is one datagram holding a small JSON object with a
+``type`` field, and may carry file descriptors (SCM_RIGHTS).  An unexpected message is an error that
+names what was expected and what came.
+
+The protocol of ``create`` (P = the runtime, I = the intermediate child, C = the container's init):
+
+    =====  ==========  =================================================================
+    from   type        meaning
+    =====  ==========  =================================================================
+    P->I   go          P has put I into the container's cgroup: I may go on
+    I->P   userns      I unshared a user namespace: P writes uid_map and gid_map
+    P->I   maps_done   the maps are written
+    I->P   init_pid    I forked C; ``pid`` is C's pid in P's PID namespace; I exits
+    C->P   hooks       C is in its namespaces, before pivot_root: P runs prestart and
+                       createRuntime hooks, then answers hooks_done
+    P->C   hooks_done
+    C->P   console     with one fd: the pty master (process.terminal)
+    C->P   ready       everything is set up: C now waits on exec.fifo for ``start``
+    any    error       ``message``, ``step``, ``errno``, ``exit_code``: the sender failed
+    =====  ==========  =================================================================
+
+The socket module itself is not imported (it costs an enum import at start); _socket is enough.
+"""
+
+from __future__ import annotations
+
+import _socket
+import array
+import os
+
+from pallet import fastjson
+from pallet.errors import CommandNotFound, CommandNotInvokable, RuntimeFailure
+
+_MAX = 65536
+
+
+class Channel:
+    """One end of the socketpair."""
+
+    def __init__(self, sock: _socket.socket) -> None:
+        self.sock = sock
+
+    @staticmethod
+    def pair() -> tuple[Channel, Channel]:
+        a, b = _socket.socketpair(_socket.AF_UNIX, _socket.SOCK_SEQPACKET | _socket.SOCK_CLOEXEC)
+        return Channel(a), Channel(b)
+
+    def fileno(self) -> int:
+        return int(self.sock.fileno())
+
+    def close(self) -> None:
+        self.sock.close()
+
+    def send(self, mtype: str, fds: list[int] | None = None, **fields: object) -> None:
+        fields["type"] = mtype
+        data = fastjson.dumps(fields).encode()
+        if fds:
+            anc = [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, array.array("i", fds).tobytes())]
+            self.sock.sendmsg([data], anc)
+        else:
+            self.sock.send(data)
+
+    def recv(self) -> tuple[dict[str, object], list[int]]:
+        """The next message and its fds; an empty dict when the other end closed."""
+        data, anc, _flags, _addr = self.sock.recvmsg(_MAX, _socket.CMSG_SPACE(4 * 8))
+        fds: list[int] = []
+        for level, kind, payload in anc:
+            if level == _socket.SOL_SOCKET and kind == _socket.SCM_RIGHTS:
+                arr = array.array("i")
+                arr.frombytes(payload[: len(payload) - len(payload) % arr.itemsize])
+                fds.extend(arr)
+        for fd in fds:
+            os.set_inheritable(fd, False)
+        if not data:
+            return {}, fds
+        msg = fastjson.loads(data)
+        if not isinstance(msg, dict):
+            raise RuntimeFailure(f"bad message on the runtime channel: {data!r}")
+        return msg, fds
+
+    def expect(self, *types: str, who: str) -> tuple[dict[str, object], list[int]]:
+        """The next message, which must be one of ``types``; an error message is raised."""
+        msg, fds = self.recv()
+        mtype = msg.get("type")
+        if mtype in types:
+            return msg, fds
+        for fd in fds:
+            os.close(fd)
+        if mtype == "error":
+            raise error_from_message(msg)
+        if not msg:
+            raise RuntimeFailure(f"{who} exited before sending {' or '.join(types)}", step=types[0])
+        raise RuntimeFailure(f"unexpected message {mtype!r} from {who} (expected {' or '.join(types)})")
+
+    def send_error(self, exc: BaseException, step: str) -> None:
+        """Report an exception to the other end (best effort)."""
+        errno = getattr(exc, "errno", 0) or 0
+        code = getattr(exc, "exit_code", 0) or 0
+        kind = type(exc).__name__
+        try:
+            self.send("error", message=str(exc), step=step, errno=errno, exit_code=code, kind=kind)
+        except OSError:
+            pass
+
+
+def error_from_message(msg: dict[str, object]) -> RuntimeFailure:
+    text = str(msg.get("message", "unknown error"))
+    step = str(msg.get("step", ""))
+    errno = msg.get("errno", 0)
+    code = msg.get("exit_code", 0)
+    full = f"{step}: {text}" if step and not text.startswith(step) else text
+    cls: type[RuntimeFailure] = RuntimeFailure
+    if code == 127:
+        cls = CommandNotFound
+    elif code == 126:
+        cls = CommandNotInvokable
+    err = cls(full, step=step, errno=int(errno) if isinstance(errno, int) else 0)
+    return err

@@ -1,0 +1,128 @@
+"""The runtime's side of create and exec: fork the children and answer them on the channel.
+
+See pallet.runtime.process.channel for the protocol.  If anything fails, what was made is undone
+(children killed, cgroup removed) by the caller's cleanup; the error raised names the step.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+
+from pallet.errors import RuntimeFailure
+from pallet.runtime.process.channel import Channel
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from pallet._linux.system import System
+    from pallet.runtime.process.setup import Setup
+
+
+class Started:
+    """What the parent learnt: the process's pid, its pty master (if it has a terminal)."""
+
+    def __init__(self) -> None:
+        self.pid = 0
+        self.console_fd = -1
+        self.intermediate = 0
+
+
+def _reap(pid: int) -> int:
+    try:
+        _, status = os.waitpid(pid, 0)
+        return status
+    except ChildProcessError:
+        return 0
+
+
+def run_children(setup: Setup, sys: System, hooks_state: dict[str, object] | None = None) -> Started:
+    """Fork the intermediate child and drive the protocol until the process is ready."""
+    from pallet.runtime.process import init
+
+    parent, child = Channel.pair()
+    started = Started()
+    pid = os.fork()
+    if pid == 0:
+        parent.close()
+        try:
+            if setup.is_exec:
+                init.exec_child(setup, child, sys)
+            else:
+                init.intermediate(setup, child, sys)
+        finally:
+            os._exit(1)
+    child.close()
+    started.intermediate = pid
+    try:
+        _drive(setup, parent, started, pid, hooks_state)
+    except BaseException:
+        for p in (started.pid, pid):
+            if p > 0:
+                try:
+                    os.kill(p, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+        _reap(pid)
+        if started.console_fd >= 0:
+            os.close(started.console_fd)
+            started.console_fd = -1
+        raise
+    finally:
+        parent.close()
+    return started
+
+
+def _drive(setup: Setup, chan: Channel, started: Started, ipid: int, hooks_state: dict[str, object] | None) -> None:
+    who = "the container's init"
+    if setup.cgroup is not None:
+        setup.cgroup.add(ipid)
+        if not setup.is_exec:
+            setup.cgroup.set(setup.resources)
+    chan.send("go")
+    while True:
+        msg, fds = chan.expect(
+            "userns", "init_pid", "hooks", "console", "seccomp_listener", "ready", who=who
+        )
+        mtype = msg["type"]
+        if mtype == "userns":
+            from pallet.runtime.namespaces import write_id_maps
+
+            write_id_maps(ipid, setup.linux.get("uidMappings") or [], setup.linux.get("gidMappings") or [])  # type: ignore[arg-type]
+            chan.send("maps_done")
+        elif mtype == "init_pid":
+            started.pid = int(msg["pid"])  # type: ignore[call-overload]
+            status = _reap(ipid)
+            if status != 0 and not started.pid:
+                raise RuntimeFailure("the intermediate process failed", step="fork")
+        elif mtype == "hooks":
+            from pallet.runtime import hooks
+
+            state = dict(hooks_state or {})
+            state["pid"] = started.pid
+            state["status"] = "creating"
+            hooks.run_hooks(setup.config, "prestart", state)
+            hooks.run_hooks(setup.config, "createRuntime", state)
+            chan.send("hooks_done")
+        elif mtype == "console":
+            if not fds:
+                raise RuntimeFailure("the console message carried no pty", step="console")
+            started.console_fd = fds[0]
+            for extra in fds[1:]:
+                os.close(extra)
+        elif mtype == "seccomp_listener":
+            from pallet.runtime import seccomp
+
+            seccomp_spec = setup.linux.get("seccomp") or {}
+            assert isinstance(seccomp_spec, dict)
+            state = dict(hooks_state or {})
+            state["pid"] = started.pid
+            try:
+                seccomp.send_listener(fds[0], str(seccomp_spec.get("listenerPath", "")), state,
+                                      str(seccomp_spec.get("listenerMetadata", "")))
+            finally:
+                for fd in fds:
+                    os.close(fd)
+        elif mtype == "ready":
+            if not started.pid:
+                started.pid = int(msg.get("pid", 0))  # type: ignore[call-overload]
+            return

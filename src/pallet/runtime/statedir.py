@@ -1,0 +1,104 @@
+"""The runtime's state on disk: <root>/<id>/{state.json, exec.fifo}.
+
+state.json is written to a temporary file, fsynced and renamed.  A container's directory is made
+with one mkdir, which is what makes ids unique: two ``create`` of the same id race on it and
+exactly one wins.  Operations on a container take an flock on <root>/<id>/lock.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+
+from pallet import fastjson
+from pallet.errors import ConflictError, NotFoundError
+
+STATE_FILE = "state.json"
+FIFO = "exec.fifo"
+LOCK = "lock"
+
+
+def container_dir(root: str, cid: str) -> str:
+    return os.path.join(root, cid)
+
+
+def make_container_dir(root: str, cid: str) -> str:
+    """Create the directory of a new container; a second one of the same id is a conflict."""
+    os.makedirs(root, mode=0o711, exist_ok=True)
+    path = container_dir(root, cid)
+    try:
+        os.mkdir(path, 0o711)
+    except FileExistsError:
+        raise ConflictError(f"container with id {cid!r} already exists (in {root})") from None
+    return path
+
+
+def write_json_atomic(path: str, data: object, mode: int = 0o600) -> None:
+    tmp = f"{path}.tmp{os.getpid()}"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, mode)
+    try:
+        os.write(fd, fastjson.dumps(data).encode())
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.rename(tmp, path)
+
+
+def read_state(root: str, cid: str) -> dict[str, object]:
+    path = os.path.join(container_dir(root, cid), STATE_FILE)
+    try:
+        with open(path, "rb") as f:
+            data = fastjson.loads(f.read())
+    except FileNotFoundError:
+        if os.path.isdir(container_dir(root, cid)):
+            return {"id": cid, "creating": True}
+        raise NotFoundError(f"container {cid!r} does not exist (in {root})") from None
+    except ValueError as exc:
+        raise NotFoundError(f"state of container {cid!r} is corrupt ({path}: {exc})") from None
+    if not isinstance(data, dict):
+        raise NotFoundError(f"state of container {cid!r} is corrupt ({path})")
+    return data
+
+
+def list_ids(root: str) -> list[str]:
+    try:
+        names = os.listdir(root)
+    except FileNotFoundError:
+        return []
+    return sorted(n for n in names if os.path.isdir(os.path.join(root, n)))
+
+
+class Lock:
+    """An exclusive flock on a container's lock file, held for one operation."""
+
+    def __init__(self, root: str, cid: str) -> None:
+        self.path = os.path.join(container_dir(root, cid), LOCK)
+        self.fd = -1
+
+    def __enter__(self) -> Lock:
+        try:
+            self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        except FileNotFoundError:
+            raise NotFoundError(f"container {os.path.basename(os.path.dirname(self.path))!r} does not exist") from None
+        fcntl.flock(self.fd, fcntl.LOCK_EX)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
+
+
+def remove_container_dir(root: str, cid: str) -> None:
+    path = container_dir(root, cid)
+    for name in (STATE_FILE, FIFO, LOCK):
+        try:
+            os.unlink(os.path.join(path, name))
+        except FileNotFoundError:
+            pass
+    try:
+        for name in os.listdir(path):
+            os.unlink(os.path.join(path, name))
+        os.rmdir(path)
+    except FileNotFoundError:
+        pass
