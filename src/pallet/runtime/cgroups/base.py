@@ -43,7 +43,7 @@ def cgroup_path(cgroups_path: str | None, container_id: str) -> str:
             f"linux.cgroupsPath {cgroups_path!r} is in the systemd form (slice:prefix:name); "
             "pallet uses the cgroupfs form: a path such as /pallet/<id>"
         )
-    path = posixpath.normpath("/" + cgroups_path)
+    path = posixpath.normpath("/" + cgroups_path.lstrip("/"))
     if path == "/":
         raise ConfigError(f"linux.cgroupsPath {cgroups_path!r} names the root cgroup; give a path below it")
     return path
@@ -57,7 +57,7 @@ def write(path: str, value: str) -> None:
     """Write ``value`` to the cgroup file ``path`` in one write()."""
     data = value.encode()
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CLOEXEC)
+        fd = os.open(path, os.O_WRONLY | os.O_TRUNC | os.O_CLOEXEC)
         try:
             os.write(fd, data)
         finally:

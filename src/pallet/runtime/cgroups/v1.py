@@ -258,7 +258,7 @@ class V1Manager(CgroupManager):
             if self.udir and os.path.isdir(self.udir):
                 # v1 freezer: a frozen task dies only once thawed.
                 fz = self.dirs.get("freezer")
-                if fz and os.path.isdir(fz):
+                if fz and read_or(os.path.join(fz, "freezer.state"), "THAWED").strip() != "THAWED":
                     write(os.path.join(fz, "freezer.state"), "THAWED")
                 emptied = kill_dir(self.udir)
             if not emptied:
