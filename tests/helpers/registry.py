@@ -297,3 +297,129 @@ def make_image(images: object, rootfs: Path, ref: str, *, extra_layer: bytes | N
         "layers": layer_descs,
     }
     return images.add_image(json.dumps(manifest).encode(), config_bytes, [ref])
+
+
+class FakeRegistry:
+    """A registry of the test's own on loopback that can misbehave, blob by blob.
+
+    ``modes[digest]``: ``"wrong"`` (other bytes of the same length), ``"truncate"`` (stop after
+    ``cut`` bytes of the blob and drop the connection), ``"slow"`` (``delay`` seconds per 32 KiB),
+    ``"norange"`` (ignore Range headers).  Every request is recorded in ``requests``.
+    """
+
+    def __init__(self) -> None:
+        self.manifests: dict[tuple[str, str], tuple[bytes, str]] = {}
+        self.blobs: dict[str, bytes] = {}
+        self.modes: dict[str, str] = {}
+        self.cut = 0
+        self.delay = 0.0
+        self.requests: list[tuple[str, str, str]] = []  # (method, path, Range header)
+        fake = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, format: str, *args: object) -> None:
+                pass
+
+            def do_HEAD(self) -> None:
+                fake.handle(self, head=True)
+
+            def do_GET(self) -> None:
+                fake.handle(self, head=False)
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.host = f"127.0.0.1:{self.httpd.server_address[1]}"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    def add_image(self, images: object, image: object, repo: str, tag: str) -> None:
+        from pallet.image.store import Image, ImageStore
+
+        assert isinstance(images, ImageStore) and isinstance(image, Image)
+        data = images.content.read(image.manifest_digest)
+        self.manifests[(repo, tag)] = (data, image.manifest_media_type)
+        self.manifests[(repo, image.manifest_digest)] = (data, image.manifest_media_type)
+        for digest in [image.config_digest, *(layer["digest"] for layer in image.layers)]:
+            self.blobs[digest] = images.content.read(digest)
+
+    def handle(self, h: http.server.BaseHTTPRequestHandler, head: bool) -> None:
+        path = urllib.parse.urlsplit(h.path).path
+        self.requests.append((h.command, path, h.headers.get("Range", "")))
+        try:
+            if path == "/v2/":
+                return self._send(h, 200, b"{}", "application/json", head)
+            repo, kind, ref = _split_api_path(path)
+            if kind == "manifests" and (repo, ref) in self.manifests:
+                data, media_type = self.manifests[(repo, ref)]
+                return self._send(h, 200, data, media_type, head,
+                                  {"Docker-Content-Digest": "sha256:" + hashlib.sha256(data).hexdigest()})
+            if kind == "blobs" and ref in self.blobs:
+                return self._blob(h, ref, head)
+            code = "MANIFEST_UNKNOWN" if kind == "manifests" else "BLOB_UNKNOWN"
+            body = json.dumps({"errors": [{"code": code, "message": f"{kind[:-1]} unknown", "detail": ref}]})
+            return self._send(h, 404, body.encode(), "application/json", head)
+        except (BrokenPipeError, ConnectionResetError):
+            h.close_connection = True
+
+    def _blob(self, h: http.server.BaseHTTPRequestHandler, digest: str, head: bool) -> None:
+        data = self.blobs[digest]
+        mode = self.modes.get(digest, "ok")
+        if mode == "wrong":
+            data = bytes([data[0] ^ 0xFF]) + data[1:]
+        start = 0
+        rng = h.headers.get("Range", "")
+        if rng.startswith("bytes=") and mode != "norange":
+            start = int(rng[6:].split("-")[0])
+        h.send_response(206 if start else 200)
+        h.send_header("Content-Type", "application/octet-stream")
+        h.send_header("Content-Length", str(len(data) - start))
+        h.send_header("Docker-Content-Digest", digest)
+        if start:
+            h.send_header("Content-Range", f"bytes {start}-{len(data) - 1}/{len(data)}")
+        h.end_headers()
+        if head:
+            return
+        end = len(data)
+        if mode == "truncate":
+            end = max(start, min(self.cut, end))
+        pos = start
+        while pos < end:
+            n = min(32 * 1024, end - pos)
+            h.wfile.write(data[pos : pos + n])
+            pos += n
+            if mode == "slow":
+                h.wfile.flush()
+                time.sleep(self.delay)
+        h.wfile.flush()
+        if end < len(data):
+            h.close_connection = True
+            h.connection.shutdown(socket.SHUT_RDWR)
+
+    @staticmethod
+    def _send(h: http.server.BaseHTTPRequestHandler, status: int, body: bytes, content_type: str, head: bool,
+              headers: dict[str, str] | None = None) -> None:
+        h.send_response(status)
+        h.send_header("Content-Type", content_type)
+        h.send_header("Content-Length", str(len(body)))
+        for k, v in (headers or {}).items():
+            h.send_header(k, v)
+        h.end_headers()
+        if not head:
+            h.wfile.write(body)
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+        self.thread.join(5)
+
+
+def _split_api_path(path: str) -> tuple[str, str, str]:
+    """``/v2/<repo>/<manifests|blobs>/<ref>`` -> (repo, kind, ref)."""
+    inner = path[len("/v2/") :]
+    for kind in ("manifests", "blobs"):
+        repo, sep, ref = inner.rpartition(f"/{kind}/")
+        if sep:
+            return repo, kind, ref
+    return "", "", ""
