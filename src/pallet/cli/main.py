@@ -251,8 +251,12 @@ def build_parser(name: str, module: object) -> argparse.ArgumentParser:
         def error(self, message: str) -> None:  # type: ignore[override]
             raise UsageError(message, name)
 
-    parser = _Parser(prog=f"pallet {name}", description=COMMANDS[name][1])
+    parser = _Parser(prog=f"pallet {name}", description=COMMANDS[name][1], add_help=False)
     module.configure(parser)  # type: ignore[attr-defined]
+    try:
+        parser.add_argument("-h", "--help", action="help", help="Print usage")
+    except argparse.ArgumentError:  # the command uses -h itself (run -h is --hostname, as docker's)
+        parser.add_argument("--help", action="help", help="Print usage")
     return parser
 
 

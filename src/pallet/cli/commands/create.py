@@ -1,0 +1,34 @@
+"""`pallet create`: create a new container (not started); prints its id."""
+
+from __future__ import annotations
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import argparse
+
+    from pallet.cli.main import Context
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    import argparse
+
+    from pallet.cli.commands._runopts import add_run_flags
+
+    add_run_flags(parser)
+    parser.add_argument("image", metavar="IMAGE")
+    parser.add_argument("command", nargs=argparse.REMAINDER, metavar="COMMAND [ARG...]")
+
+
+def create(args: argparse.Namespace, ctx: Context) -> str:
+    from pallet.cli.commands._runopts import build
+    from pallet.engine.create import create_container
+
+    config, hostconfig = build(args)
+    record = create_container(ctx.engine(), config, hostconfig, args.name)
+    cid: str = record["Id"]
+    return cid
+
+
+def run(args: argparse.Namespace, ctx: Context) -> int:
+    print(create(args, ctx))
+    return 0

@@ -1,0 +1,40 @@
+"""`pallet run`: create a container and start it, attached (the CLI is its monitor) or detached."""
+
+from __future__ import annotations
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import argparse
+
+    from pallet.cli.main import Context
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    from pallet.cli.commands import create
+
+    create.configure(parser)
+
+
+def run(args: argparse.Namespace, ctx: Context) -> int:
+    from pallet.cli.commands.create import create
+    from pallet.cli.commands.start import start_detached
+
+    engine = ctx.engine()
+    cid = create(args, ctx)
+    if args.detach:
+        try:
+            start_detached(ctx, cid)
+        except BaseException:
+            if args.rm:
+                engine.remove(cid, force=True)
+            raise
+        print(cid)
+        return 0
+    from pallet.engine.attach import run_foreground
+
+    try:
+        return run_foreground(engine, cid, interactive=args.interactive, tty=args.tty)
+    except BaseException:
+        if args.rm:
+            engine.remove(cid, force=True)
+        raise

@@ -1,0 +1,194 @@
+"""Running a container in the foreground: the CLI process is its monitor.
+
+The caller becomes a child subreaper, launches the container with pipes (or a pty for ``-t``), copies
+its output to the terminal and into the json-file log, forwards SIGINT/SIGTERM/SIGHUP to it, reaps it
+and records its exit.  Returns the container's exit code.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from pallet.engine.logs import LogWriter
+    from pallet.engine.service import Engine
+
+
+def _reap(pid: int) -> int:
+    """Wait for ``pid`` (reaping any other orphan that reparented to us); its wait status."""
+    while True:
+        try:
+            got, status = os.waitpid(-1, 0)
+        except ChildProcessError:
+            return 255 << 8
+        except InterruptedError:
+            continue
+        if got == pid:
+            return status
+
+
+def console_listener(path: str) -> object:
+    import socket
+
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.bind(path)
+    sock.listen(1)
+    return sock
+
+
+def receive_console(sock: object) -> int:
+    """The pty master the runtime sends over the console socket (SCM_RIGHTS)."""
+    import socket
+
+    assert isinstance(sock, socket.socket)
+    sock.settimeout(10)
+    conn, _ = sock.accept()
+    with conn:
+        _msg, fds, _flags, _addr = socket.recv_fds(conn, 4096, 1)
+    sock.close()
+    if not fds:
+        from pallet.errors import RuntimeFailure
+
+        raise RuntimeFailure("the runtime did not send the terminal's master over the console socket", step="console")
+    return fds[0]
+
+
+def log_writer(record: dict) -> LogWriter | None:  # type: ignore[type-arg]
+    from pallet.engine.logs import LogWriter
+
+    if not record.get("LogPath"):
+        return None
+    return LogWriter.for_config(record["LogPath"], record["HostConfig"].get("LogConfig") or {})
+
+
+def run_foreground(engine: Engine, cid: str, *, interactive: bool, tty: bool) -> int:
+    from pallet._linux.prctl import set_child_subreaper
+
+    set_child_subreaper(True)
+    record = engine.store.read(cid)
+    writer = log_writer(record)
+    devnull = os.open(os.devnull, os.O_RDWR | os.O_CLOEXEC)
+    stdin = 0 if interactive else devnull
+    sources: dict[int, tuple[str, int]] = {}
+    master = -1
+    restore: Callable[[], None] | None = None
+    if tty:
+        rundir = engine.rundir(cid)
+        os.makedirs(rundir, exist_ok=True)
+        listener = console_listener(os.path.join(rundir, "console.sock"))
+        pid = engine.launch(cid, (devnull, devnull, devnull), os.path.join(rundir, "console.sock"))
+        master = receive_console(listener)
+        _copy_winsize(master)
+        sources[master] = ("stdout", 1)
+        if interactive and os.isatty(0):
+            restore = _raw(0)
+    else:
+        out_r, out_w = os.pipe2(os.O_CLOEXEC)
+        err_r, err_w = os.pipe2(os.O_CLOEXEC)
+        try:
+            pid = engine.launch(cid, (stdin, out_w, err_w))
+        finally:
+            os.close(out_w)
+            os.close(err_w)
+        sources[out_r] = ("stdout", 1)
+        sources[err_r] = ("stderr", 2)
+    os.close(devnull)
+
+    def forward(signum: int, _frame: object) -> None:
+        try:
+            os.kill(pid, signum)
+        except ProcessLookupError:
+            pass
+
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, forward)
+    try:
+        pump(sources, writer, stdin_to=master if (tty and interactive) else -1)
+    finally:
+        if restore is not None:
+            restore()
+    status = _reap(pid)
+    if writer is not None:
+        writer.close()
+    if master >= 0:
+        os.close(master)
+    decision = engine.on_exit(cid, status)
+    record = engine.store.read(cid)
+    if decision == "remove" or record["HostConfig"].get("AutoRemove"):
+        engine.remove(cid)
+    return int(record["State"]["ExitCode"])
+
+
+def pump(sources: dict[int, tuple[str, int]], writer: LogWriter | None, stdin_to: int = -1) -> None:
+    """Copy every source fd to its terminal fd and the log until all reach end of file."""
+    import selectors
+
+    sel = selectors.DefaultSelector()
+    for fd in sources:
+        sel.register(fd, selectors.EVENT_READ)
+    if stdin_to >= 0:
+        sel.register(0, selectors.EVENT_READ)
+    open_fds = set(sources)
+    while open_fds:
+        for key, _ in sel.select():
+            fd = int(key.fd)
+            if fd == 0 and stdin_to >= 0:
+                data = os.read(0, 65536)
+                if not data:
+                    sel.unregister(0)
+                else:
+                    os.write(stdin_to, data)
+                continue
+            try:
+                data = os.read(fd, 65536)
+            except OSError:  # EIO: the pty's other side is closed
+                data = b""
+            if not data:
+                sel.unregister(fd)
+                open_fds.discard(fd)
+                if fd not in (0,) and fd != stdin_to:
+                    os.close(fd)
+                continue
+            stream, out = sources[fd]
+            try:
+                os.write(out, data)
+            except OSError:
+                pass
+            if writer is not None:
+                writer.write(stream, data)
+    sel.close()
+
+
+def _copy_winsize(master: int) -> None:
+    import termios
+
+    for fd in (0, 1):
+        if os.isatty(fd):
+            try:
+                termios.tcsetwinsize(master, termios.tcgetwinsize(fd))
+            except OSError:
+                pass
+            return
+
+
+def _raw(fd: int) -> Callable[[], None]:
+    import termios
+    import tty as ttymod
+
+    old = termios.tcgetattr(fd)
+    ttymod.setraw(fd)
+
+    def restore() -> None:
+        termios.tcsetattr(fd, termios.TCSADRAIN, old)
+
+    sys.stdout.flush()
+    return restore

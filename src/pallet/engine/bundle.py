@@ -1,0 +1,134 @@
+"""A container's OCI bundle: its root filesystem mounted, /etc files written, config.json generated.
+
+``<root>/containers/<id>/rootfs`` is where the snapshot is mounted while the container runs (docker's
+MergedDir), ``<root>/containers/<id>/bundle/config.json`` the spec given to the runtime.  ``release``
+undoes ``prepare`` and is safe to call twice.
+"""
+
+from __future__ import annotations
+
+import os
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+    from pallet.engine.service import Engine
+
+    Record = dict[str, Any]
+
+
+def cgroups_path(engine: Engine, record: Record) -> str:
+    """The one place that names a container's cgroup: /<cgroup parent>/<id>."""
+    parent = str(record["HostConfig"].get("CgroupParent") or engine.cgroup_parent())
+    return "/" + parent.strip("/") + "/" + str(record["Id"])
+
+
+def rootfs_dir(engine: Engine, cid: str) -> str:
+    return engine.store.path(cid, "rootfs")
+
+
+def _write(path: str, text: str) -> None:
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        f.write(text)
+    os.replace(tmp, path)
+
+
+def _etc_files(engine: Engine, record: Record) -> None:
+    cid = record["Id"]
+    cfg = record["Config"]
+    hc = record["HostConfig"]
+    hostname = cfg.get("Hostname") or cid[:12]
+    _write(engine.store.path(cid, "hostname"), hostname + "\n")
+    hosts = ["127.0.0.1\tlocalhost", "::1\tlocalhost ip6-localhost ip6-loopback"]
+    ip = (record.get("NetworkSettings") or {}).get("IPAddress")
+    if ip:
+        hosts.append(f"{ip}\t{hostname}")
+    else:
+        hosts.append(f"127.0.0.1\t{hostname}")
+    for entry in hc.get("ExtraHosts") or []:
+        name, _, addr = entry.partition(":")
+        hosts.append(f"{addr}\t{name}")
+    _write(engine.store.path(cid, "hosts"), "\n".join(hosts) + "\n")
+    lines = []
+    if hc.get("Dns"):
+        lines += [f"nameserver {d}" for d in hc["Dns"]]
+    else:
+        try:
+            with open("/etc/resolv.conf") as f:
+                for line in f:
+                    parts = line.split()
+                    if parts[:1] == ["nameserver"] and len(parts) > 1 and not parts[1].startswith(("127.", "::1")):
+                        lines.append(line.rstrip())
+        except OSError:
+            pass
+    if hc.get("DnsSearch"):
+        lines.append("search " + " ".join(hc["DnsSearch"]))
+    if hc.get("DnsOptions"):
+        lines.append("options " + " ".join(hc["DnsOptions"]))
+    _write(engine.store.path(cid, "resolv.conf"), "\n".join(lines) + ("\n" if lines else ""))
+
+
+def prepare(engine: Engine, record: Record) -> str:
+    """Mount the root filesystem and write the bundle; returns the bundle directory."""
+    import json
+
+    from pallet.engine import images, specgen
+
+    cid = record["Id"]
+    rootfs = rootfs_dir(engine, cid)
+    bundle = engine.store.path(cid, "bundle")
+    os.makedirs(bundle, exist_ok=True)
+    _etc_files(engine, record)
+    images.unmount_rootfs(rootfs)
+    images.mount_rootfs(engine.root, cid, rootfs)
+    try:
+        for m in record.get("Mounts") or []:
+            if m.get("Type") == "volume":
+                os.makedirs(os.path.join(engine.root, "volumes", m["Name"], "_data"), exist_ok=True)
+        spec = specgen.generate(
+            record, rootfs, cgroups_path=cgroups_path(engine, record), container_dir=engine.store.path(cid),
+            volumes_dir=os.path.join(engine.root, "volumes"),
+            netns=(record.get("Pallet") or {}).get("NetNS"),
+        )
+        tmp = os.path.join(bundle, "config.json.tmp")
+        with open(tmp, "w") as f:
+            json.dump(spec, f)
+        os.replace(tmp, os.path.join(bundle, "config.json"))
+    except BaseException:
+        images.unmount_rootfs(rootfs)
+        raise
+    return bundle
+
+
+def release(engine: Engine, record: Record) -> None:
+    from pallet.engine import images
+
+    images.unmount_rootfs(rootfs_dir(engine, record["Id"]))
+
+
+def oom_killed(engine: Engine, record: Record) -> bool:
+    """True if the kernel's OOM killer killed a process in the container's memory cgroup."""
+    rel = cgroups_path(engine, record).lstrip("/")
+    for path in (f"/sys/fs/cgroup/memory/{rel}/memory.oom_control", f"/sys/fs/cgroup/{rel}/memory.events"):
+        try:
+            with open(path) as f:
+                for line in f:
+                    key, _, value = line.partition(" ")
+                    if key == "oom_kill" and int(value) > 0:
+                        return True
+        except (OSError, ValueError):
+            continue
+    return False
+
+
+def remove_volumes(engine: Engine, record: Record, *, anonymous_only: bool, enabled: bool) -> None:
+    """docker rm -v: remove the container's anonymous volumes."""
+    if not enabled:
+        return
+    import shutil
+
+    for m in record.get("Mounts") or []:
+        if m.get("Type") == "volume" and (m.get("Anonymous") or not anonymous_only):
+            shutil.rmtree(os.path.join(engine.root, "volumes", m["Name"]), ignore_errors=True)

@@ -1,0 +1,117 @@
+"""What the engine needs from the image layer: find an image, give a container its root filesystem.
+
+One place that knows where the image store and the snapshotter live under the state root
+(``<root>`` for images.json and content/, ``<root>/snapshots/<driver>`` for the snapshots) and how a
+container's snapshot is keyed (its id), so that the engine never reaches into pallet.image elsewhere.
+"""
+
+from __future__ import annotations
+
+import os
+
+from pallet.errors import NotFoundError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from pallet.image.snapshot.base import Snapshotter
+    from pallet.image.store import Image, ImageStore
+
+
+class ImageInfo:
+    """An image as the engine sees it: id, the name the user gave, its config, its top snapshot."""
+
+    __slots__ = ("config", "id", "name", "repo_tags", "top")
+
+    def __init__(self, id: str, name: str, config: dict, top: str | None, repo_tags: list[str]) -> None:  # type: ignore[type-arg]
+        self.id = id
+        self.name = name
+        self.config = config
+        self.top = top
+        self.repo_tags = repo_tags
+
+
+def image_store(root: str) -> ImageStore:
+    from pallet.image.store import ImageStore
+
+    return ImageStore(root)
+
+
+def snapshotter(root: str) -> Snapshotter:
+    from pallet.image.snapshot import open_snapshotter
+
+    return open_snapshotter(os.path.join(root, "snapshots"))
+
+
+def normalise(name: str) -> str:
+    """docker's normalisation of an image name (busybox -> docker.io/library/busybox:latest)."""
+    from pallet.image.reference import parse
+
+    return str(parse(name, source="image name"))
+
+
+def find_image(root: str, name: str) -> ImageInfo:
+    """The image ``name`` (a reference, an id or an id prefix); NotFoundError as docker words it."""
+    store = image_store(root)
+    image: Image | None = None
+    try:
+        image = store.get(name)
+    except NotFoundError:
+        pass
+    if image is None:
+        try:
+            image = store.get(normalise(name))
+        except (NotFoundError, ValueError):
+            raise NotFoundError(f"No such image: {name}") from None
+        except Exception as exc:  # an invalid reference: say what was wrong with it
+            from pallet.errors import PalletError
+
+            if isinstance(exc, PalletError):
+                raise
+            raise NotFoundError(f"No such image: {name}") from None
+    doc = store.config(image)
+    config = doc.get("config") or {}
+    return ImageInfo(image.id, name, config, image.chain_id, list(image.repo_tags))
+
+
+def prepare_rootfs(root: str, cid: str, image: ImageInfo) -> str:
+    """Make the container's writable snapshot on top of the image (unpacked first if needed)."""
+    from pallet.image.unpack import prepare_rootfs as prepare
+
+    store = image_store(root)
+    snap = snapshotter(root)
+    prepare(store, snap, store.get(image.id), cid)
+    return snap.upper_dir(cid)
+
+
+def graph_driver(root: str, cid: str, merged: str) -> dict:  # type: ignore[type-arg]
+    """docker's GraphDriver block of inspect for the container's snapshot."""
+    snap = snapshotter(root)
+    data: dict[str, str] = {"MergedDir": merged, "UpperDir": snap.upper_dir(cid)}
+    lowers = snap.lower_dirs(cid)
+    if lowers:
+        data["LowerDir"] = ":".join(lowers)
+    work = os.path.join(os.path.dirname(data["UpperDir"]), "work")
+    if os.path.isdir(work):
+        data["WorkDir"] = work
+    return {"Name": "overlay2" if snap.driver == "overlay" else snap.driver, "Data": data}
+
+
+def mount_rootfs(root: str, cid: str, target: str) -> None:
+    """Mount the container's snapshot at ``target`` (the bundle's rootfs)."""
+    from pallet.image.snapshot.mounting import mount_all
+
+    os.makedirs(target, exist_ok=True)
+    mount_all(snapshotter(root).mounts(cid), target)
+
+
+def unmount_rootfs(target: str) -> None:
+    from pallet.image.snapshot.mounting import unmount_all
+
+    if os.path.isdir(target):
+        unmount_all(target)
+
+
+def remove_rootfs(root: str, cid: str) -> None:
+    snap = snapshotter(root)
+    if snap.exists(cid):
+        snap.remove(cid)
