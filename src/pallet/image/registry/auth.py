@@ -126,6 +126,10 @@ class Authorizer:
     def set_challenges(self, header: str) -> None:
         """Remember the challenges of a 401 (the first ones, or new ones asking for more scope)."""
         found = [c for c in parse_challenges(header) if c.scheme in ("bearer", "basic")]
+        for c in found:
+            # The scope a 401 names is the one of that request; ours are always asked for explicitly.
+            c.params.pop("scope", None)
+            c.params.pop("error", None)
         if not found:
             raise RegistryError(
                 f"registry {self.registry} asked for authentication with an unsupported scheme: "
@@ -164,10 +168,7 @@ class Authorizer:
                 f"registry {self.registry} sent a bearer challenge whose realm {realm!r} is not an http(s) URL"
             )
         service = challenge.params.get("service", "")
-        wanted = list(scopes)
-        extra = challenge.params.get("scope")
-        if extra:
-            wanted.extend(s for s in extra.split(" ") if s and s not in wanted)
+        wanted = list(dict.fromkeys(scopes))
         key = (realm, service, tuple(sorted(wanted)))
         now = time.monotonic()
         with self._lock:

@@ -161,7 +161,8 @@ class Manifest:
 class RegistryClient:
     """A connection to one registry; thread-safe (layers are fetched from several threads)."""
 
-    def __init__(self, domain: str, options: RegistryOptions | None = None) -> None:
+    def __init__(self, domain: str, options: RegistryOptions | None = None,
+                 *, transport: httpx.BaseTransport | None = None) -> None:
         import httpx
 
         self.options = options or RegistryOptions()
@@ -175,6 +176,7 @@ class RegistryClient:
             follow_redirects=True,
             headers={"User-Agent": USER_AGENT},
             limits=httpx.Limits(max_connections=16, max_keepalive_connections=8),
+            transport=transport,
         )
         self.auth = Authorizer(self.http, domain, self.options.credentials_for(domain))
         self.base = ""
