@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 
-from pallet.oci.runtime_spec import OCI_VERSION
+from pallet.oci.names import OCI_VERSION
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

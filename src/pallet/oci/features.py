@@ -15,12 +15,12 @@ from pallet.oci.mountopts import known_mount_options
 from pallet.oci.names import (
     HOOK_NAMES,
     NAMESPACE_TYPES,
+    OCI_VERSION,
     SECCOMP_ACTIONS,
     SECCOMP_ARCHS,
     SECCOMP_FLAGS,
     SECCOMP_OPERATORS,
 )
-from pallet.oci.runtime_spec import OCI_VERSION
 
 OCI_VERSION_MIN = "1.0.0"
 
@@ -37,11 +37,17 @@ _MOUNT_SETATTR_KERNEL = (5, 12)
 def kernel_version(release: str | None = None) -> tuple[int, int]:
     """(major, minor) of the running kernel (or of a ``uname -r`` string)."""
     text = release if release is not None else os.uname().release
-    parts = text.split(".")
-    try:
-        return int(parts[0]), int("".join(ch for ch in parts[1] if ch.isdigit()) or 0)
-    except (IndexError, ValueError):
-        return (0, 0)
+    numbers: list[int] = []
+    for part in text.split(".")[:2]:
+        digits = ""
+        for ch in part:
+            if not ch.isdigit():
+                break
+            digits += ch
+        if not digits:
+            return (0, 0)
+        numbers.append(int(digits))
+    return (numbers[0], numbers[1]) if len(numbers) == 2 else (0, 0)
 
 
 def host_namespaces(proc: str = "/proc") -> list[str]:

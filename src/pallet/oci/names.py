@@ -7,6 +7,9 @@ cannot drift apart.
 
 from __future__ import annotations
 
+OCI_VERSION = "1.2.0"
+"""The runtime-spec version pallet implements and writes into the documents it produces."""
+
 NAMESPACE_TYPES: tuple[str, ...] = ("cgroup", "ipc", "mount", "network", "pid", "time", "user", "uts")
 
 HOOK_NAMES: tuple[str, ...] = (

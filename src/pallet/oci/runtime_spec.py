@@ -10,8 +10,7 @@ from __future__ import annotations
 
 from typing import Literal, Required, TypedDict
 
-OCI_VERSION = "1.2.0"
-"""The runtime-spec version pallet writes into the documents it produces."""
+from pallet.oci.names import OCI_VERSION
 
 NamespaceType = Literal["cgroup", "ipc", "mount", "network", "pid", "time", "user", "uts"]
 ContainerStatus = Literal["creating", "created", "running", "stopped"]
