@@ -11,7 +11,8 @@ from pallet.errors import ConfigError
 Subnet = tuple[int, int]  # (network address as int, prefix length)
 
 # docker's default address pools: 172.17-31.0.0/16, then 192.168.0.0/16 in /20 steps.
-DEFAULT_POOLS: tuple[tuple[str, int], ...] = (("172.17.0.0/12", 16), ("192.168.0.0/16", 20))
+DEFAULT_POOLS: tuple[tuple[str, int], ...] = (
+    *((f"172.{n}.0.0/16", 16) for n in range(17, 32)), ("192.168.0.0/16", 20))
 
 
 def ip_to_int(text: str, where: str = "address") -> int:

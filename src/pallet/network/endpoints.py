@@ -127,7 +127,7 @@ class NetworkStore(NetworkBase):
             self._apply_rules(state)
             self._sync_dns(state)
         if wait:
-            _wait_gone(veths)
+            links.wait_gone(veths)
 
     def settings(self, container_id: str) -> dict[str, Any]:
         """docker's NetworkSettings of an attached container (empty ones if it is not attached)."""
@@ -337,11 +337,3 @@ def _delete_in_background(veth: str) -> None:
 
     subprocess.Popen(["ip", "link", "del", veth], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                      stderr=subprocess.DEVNULL, start_new_session=True)
-
-
-def _wait_gone(veths: list[str], timeout: float = 3.0) -> None:
-    import time
-
-    deadline = time.monotonic() + timeout
-    while any(links.link_exists(v) for v in veths) and time.monotonic() < deadline:
-        time.sleep(0.01)

@@ -196,3 +196,12 @@ def parse_net_dev(text: str) -> dict[str, dict[str, int]]:
             "tx_bytes": v[8], "tx_packets": v[9], "tx_errors": v[10], "tx_dropped": v[11],
         }
     return out
+
+
+def wait_gone(names: list[str], timeout: float = 3.0) -> None:
+    """Wait until the links ``names`` are gone (the kernel deletes a dead namespace's links later)."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while any(link_exists(n) for n in names) and time.monotonic() < deadline:
+        time.sleep(0.01)

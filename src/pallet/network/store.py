@@ -162,9 +162,7 @@ class NetworkBase:
                                    ip_range="", internal=False, labels={}, options={}, attachable=False,
                                    default=True)
             state["networks"][name] = rec
-        if not links.link_exists(_bridge(rec)):
-            self._make_host_side(state, rec)
-        return rec
+        return rec  # its bridge is made by the first attach, after the state is written
 
     def _find(self, state: State, ref: str) -> dict[str, Any]:
         if ref in state["networks"]:
@@ -269,14 +267,16 @@ class NetworkBase:
 
     def reset(self) -> None:
         """Remove everything this store made on the host and forget its state (``system reset``)."""
+        veths: list[str] = []
         with self._transaction() as state:
             for cid in list(state["endpoints"]):
-                self._release(state, cid, delete_links=True)
+                veths += self._release(state, cid, delete_links=True)
             for rec in list(state["networks"].values()):
                 del state["networks"][rec["Name"]]
                 self._remove_host_side(state, rec)
             for name in _listdir(self.netns_dir):
                 links.delete_netns(os.path.join(self.netns_dir, name))
+        links.wait_gone(veths)
 
 class _Transaction:
     """``with store._transaction() as state``: locked read, then write back unless an error escaped."""
