@@ -25,6 +25,9 @@ if TYPE_CHECKING:
     from .executor import FuncTable
     from .nodes import ListNode
 
+    # a function, or (function, fixed number of arguments, variadic)
+    FuncSpec = Callable[..., Any] | tuple[Callable[..., Any], int, bool]
+
 __all__ = [
     "NO_VALUE",
     "Struct",
@@ -63,7 +66,7 @@ class Template:
         mode = "default" if missingkey == "invalid" else missingkey
         return Template(self.text, self.root, self.defined, self.funcs, self.name, mode)
 
-    def with_funcs(self, funcs: Mapping[str, Callable[..., Any]]) -> Template:
+    def with_funcs(self, funcs: Mapping[str, FuncSpec]) -> Template:
         """A copy whose functions of the same names are replaced (docker's header functions)."""
         table = dict(self.funcs)
         table.update(_as_table(funcs))
@@ -86,7 +89,7 @@ class Template:
             raise TemplateError(f"template: {self.name}: exceeded maximum template depth") from None
 
 
-def _as_table(funcs: Mapping[str, Callable[..., Any]] | None) -> FuncTable:
+def _as_table(funcs: Mapping[str, FuncSpec] | None) -> FuncTable:
     table: FuncTable = {}
     for name, func in (funcs or {}).items():
         if isinstance(func, tuple):
@@ -97,7 +100,7 @@ def _as_table(funcs: Mapping[str, Callable[..., Any]] | None) -> FuncTable:
     return table
 
 
-def parse(text: str, funcs: Mapping[str, Callable[..., Any]] | None = None, name: str = "",
+def parse(text: str, funcs: Mapping[str, FuncSpec] | None = None, name: str = "",
           docker_funcs: bool = True) -> Template:  # fmt: skip
     """Parse ``text`` with Go's builtins, docker's functions and ``funcs``."""
     table: FuncTable = dict(_funcs.BUILTINS)
@@ -112,6 +115,6 @@ def parse(text: str, funcs: Mapping[str, Callable[..., Any]] | None = None, name
     return Template(text, root, parser.defined, table, name)
 
 
-def render(text: str, data: Any, funcs: Mapping[str, Callable[..., Any]] | None = None) -> str:
+def render(text: str, data: Any, funcs: Mapping[str, FuncSpec] | None = None) -> str:
     """Parse and execute in one step."""
     return parse(text, funcs).execute(data)
