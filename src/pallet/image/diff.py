@@ -130,14 +130,18 @@ def _walk(upper_fd: int, lower_fds: list[int], overlay: bool, prefix: str) -> It
             subs = []
             if not opaque and kind != ADDED:
                 subs = [s for s in (_open_sub(lfd, name) for lfd in lower_fds) if s is not None]
+            mark = "o" if opaque else ""
             try:
-                children = list(_walk(sub, subs, overlay, path))
+                if kind:
+                    yield kind + mark, path, upper_fd, name
+                # An unchanged directory appears only before its first changed child.
+                for i, child in enumerate(_walk(sub, subs, overlay, path)):
+                    if i == 0 and not kind:
+                        yield CHANGED + mark, path, upper_fd, name
+                    yield child
             finally:
                 for s in subs:
                     os.close(s)
-            if kind or children:
-                yield (kind or CHANGED) + ("o" if opaque else ""), path, upper_fd, name
-            yield from children
         finally:
             os.close(sub)
 
