@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -103,3 +104,20 @@ def test_bad_input_names_the_field(seccomp: dict[str, Any], path: str, words: st
     assert info.value.path == path
     assert words in str(info.value)
 
+
+
+def test_cache_returns_the_same_program_and_survives_a_damaged_file(tmp_path: Path) -> None:
+    seccomp = {"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["mkdir", "no_such_call"], "action": "SCMP_ACT_ERRNO"}]}
+    cache = tmp_path / "cache"
+    warnings: list[str] = []
+    first = compile_filter(seccomp, warn=warnings.append, cache_dir=str(cache))
+    files = list(cache.iterdir())
+    assert first is not None and len(files) == 1
+    again = compile_filter(seccomp, warn=warnings.append, cache_dir=str(cache))
+    assert again is not None and again.program == first.program and again.skipped == ("no_such_call",)
+    assert len(warnings) == 2  # the skipped name is reported on a cache hit too
+    files[0].write_bytes(b"pallet-seccomp-1\n{}\nxyz")
+    repaired = compile_filter(seccomp, warn=warnings.append, cache_dir=str(cache))
+    assert repaired is not None and repaired.program == first.program
+    other = compile_filter({**seccomp, "defaultAction": "SCMP_ACT_LOG"}, warn=warnings.append, cache_dir=str(cache))
+    assert other is not None and other.program != first.program and len(list(cache.iterdir())) == 2
