@@ -40,21 +40,21 @@ def test_document_has_every_part_runc_reports(runc_features: dict[str, Any]) -> 
 
 
 def test_seccomp_part_matches_the_host_libseccomp(runc_features: dict[str, Any]) -> None:
-    ours = features()["linux"]["seccomp"]  # type: ignore[index]
+    ours = features()["linux"]["seccomp"]
     theirs = runc_features["linux"]["seccomp"]
     assert ours["enabled"] is True
     assert ours["actions"] == theirs["actions"]
     assert ours["operators"] == theirs["operators"]
     assert set(theirs["archs"]) <= set(ours["archs"])  # same libseccomp: at least what runc sees
     assert set(ours["supportedFlags"]) <= set(ours["knownFlags"])
-    version = features()["annotations"]["io.github.seccomp.libseccomp.version"]  # type: ignore[index]
+    version = features()["annotations"]["io.github.seccomp.libseccomp.version"]
     assert version == runc_features["annotations"]["io.github.seccomp.libseccomp.version"]
 
 
 def test_every_advertised_word_is_accepted_by_the_validator() -> None:
     doc = features()
     linux: Any = doc["linux"]
-    parse_mount_options(doc["mountOptions"], "mountOptions")  # type: ignore[arg-type]
+    parse_mount_options(doc["mountOptions"], "mountOptions")
     spec: Any = default_spec()
     spec["process"]["capabilities"]["bounding"] = linux["capabilities"]
     spec["linux"]["namespaces"] = [{"type": kind} for kind in linux["namespaces"]]
@@ -68,7 +68,7 @@ def test_every_advertised_word_is_accepted_by_the_validator() -> None:
                       "args": [{"index": 0, "value": 1, "op": op} for op in seccomp["operators"]]}
                      for action in seccomp["actions"]],
     }
-    spec["hooks"] = {name: [{"path": "/bin/true"}] for name in doc["hooks"]}  # type: ignore[attr-defined]
+    spec["hooks"] = {name: [{"path": "/bin/true"}] for name in doc["hooks"]}
     validate_config(spec)
     spec["process"]["capabilities"]["bounding"] = [*linux["capabilities"], "CAP_NOT_A_CAP"]
     with pytest.raises(ValidationError):

@@ -288,7 +288,7 @@ BAD: list[tuple[str, Callable[[Doc], None], str]] = [
 
 @pytest.mark.parametrize(("mutate", "message"), [(m, msg) for _, m, msg in BAD], ids=[name for name, _, _ in BAD])
 def test_bad_config_gets_its_message(mutate: Callable[[Doc], None], message: str) -> None:
-    doc: Doc = default_spec()  # type: ignore[assignment]
+    doc: Doc = default_spec()
     validate_config(doc)  # the base document is valid
     mutate(doc)
     with pytest.raises(ValidationError) as info:
@@ -304,7 +304,7 @@ def test_config_must_be_an_object(value: object) -> None:
 
 
 def test_good_variants_pass() -> None:
-    doc: Doc = default_spec()  # type: ignore[assignment]
+    doc: Doc = default_spec()
     doc["ociVersion"] = "1.0.2-dev"
     doc["process"]["capabilities"]["bounding"] = ["KILL", "CAP_CHOWN"]  # with and without CAP_
     doc["process"]["rlimits"].append({"type": "RLIMIT_CORE", "soft": 0, "hard": (1 << 64) - 1})
@@ -320,13 +320,13 @@ def test_good_variants_pass() -> None:
 
 
 def test_a_joined_user_namespace_needs_no_mappings() -> None:
-    doc: Doc = default_spec()  # type: ignore[assignment]
+    doc: Doc = default_spec()
     doc["linux"]["namespaces"].append({"type": "user", "path": "/proc/1/ns/user"})
     validate_config(doc)
 
 
 def test_root_path_is_checked_against_the_bundle(tmp_path: Path) -> None:
-    doc: Doc = default_spec()  # type: ignore[assignment]
+    doc: Doc = default_spec()
     with pytest.raises(ValidationError) as info:
         validate_config(doc, bundle=str(tmp_path))
     assert str(info.value) == f'root.path "rootfs" does not exist (looked for {tmp_path}/rootfs)'
@@ -349,7 +349,7 @@ def test_validate_process_names_the_path_it_is_given() -> None:
 
 
 def test_long_values_are_shortened_in_messages() -> None:
-    doc: Doc = default_spec()  # type: ignore[assignment]
+    doc: Doc = default_spec()
     doc["process"]["cwd"] = "x" * 500
     with pytest.raises(ValidationError) as info:
         validate_config(doc)
