@@ -25,6 +25,7 @@ from pallet._linux.consts import (
     MOUNT_ATTR_RDONLY,
     MS_BIND,
     MS_DIRSYNC,
+    MS_I_VERSION,
     MS_LAZYTIME,
     MS_MANDLOCK,
     MS_NOATIME,
@@ -47,8 +48,6 @@ from pallet._linux.consts import (
     MS_SYNCHRONOUS,
     MS_UNBINDABLE,
 )
-
-MS_I_VERSION = 1 << 23
 
 # mount_setattr(2) attributes that pallet._linux.consts does not define yet (linux/mount.h).
 MOUNT_ATTR_RELATIME = 0x00000000
