@@ -32,11 +32,11 @@ def unpack(images: ImageStore, snapshotter: Snapshotter, image: Image,
         snapshotter.prepare(key, parent, labels={"layer.digest": layer["digest"]})
         try:
             with images.content.open_blob(layer["digest"]) as blob:
-                apply_layer(blob, snapshotter.upper_dir(key), whiteouts=snapshotter.whiteouts,
+                result = apply_layer(blob, snapshotter.upper_dir(key), whiteouts=snapshotter.whiteouts,
                             expected_diff_id=layer["diff_id"], size_limit=size_limit,
                             name=f"layer {layer['digest']}")
             try:
-                snapshotter.commit(chain[i], key)
+                snapshotter.commit(chain[i], key, labels={"layer.size": str(result.size)})
             except ConflictError:
                 if not snapshotter.exists(chain[i]):
                     raise
