@@ -81,6 +81,11 @@ class CompiledFilter:
         self.skipped = skipped
 
     @property
+    def has_notify(self) -> bool:
+        """True when loading returns a listener fd (a rule uses SCMP_ACT_NOTIFY)."""
+        return self.notify
+
+    @property
     def instructions(self) -> int:
         return len(self.program) // 8
 
