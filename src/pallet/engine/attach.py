@@ -32,6 +32,14 @@ def _reap(pid: int) -> int:
             return status
 
 
+def console_path(rundir: str, cid: str) -> str:
+    """A console socket path short enough for AF_UNIX (108 bytes) even under deep run roots."""
+    path = os.path.join(rundir, "console.sock")
+    if len(path) < 100:
+        return path
+    return f"/tmp/pallet-console-{cid[:12]}-{os.getpid()}.sock"
+
+
 def console_listener(path: str) -> object:
     import socket
 
@@ -84,9 +92,14 @@ def run_foreground(engine: Engine, cid: str, *, interactive: bool, tty: bool) ->
     if tty:
         rundir = engine.rundir(cid)
         os.makedirs(rundir, exist_ok=True)
-        listener = console_listener(os.path.join(rundir, "console.sock"))
-        pid = engine.launch(cid, (devnull, devnull, devnull), os.path.join(rundir, "console.sock"))
-        master = receive_console(listener)
+        path = console_path(rundir, cid)
+        listener = console_listener(path)
+        try:
+            pid = engine.launch(cid, (devnull, devnull, devnull), path)
+            master = receive_console(listener)
+        finally:
+            if os.path.exists(path):
+                os.unlink(path)
         _copy_winsize(master)
         sources[master] = ("stdout", 1)
         if interactive and os.isatty(0):

@@ -164,7 +164,7 @@ class Supervisor:
     def launch(self, cid: str) -> int:
         import selectors
 
-        from pallet.engine.attach import console_listener, log_writer, receive_console
+        from pallet.engine.attach import console_listener, console_path, log_writer, receive_console
 
         record = self.engine.store.read(cid)
         devnull = os.open(os.devnull, os.O_RDWR | os.O_CLOEXEC)
@@ -172,10 +172,14 @@ class Supervisor:
             if record["Config"].get("Tty"):
                 rundir = self.engine.rundir(cid)
                 os.makedirs(rundir, exist_ok=True)
-                path = os.path.join(rundir, "console.sock")
+                path = console_path(rundir, cid)
                 listener = console_listener(path)
-                pid = self.engine.launch(cid, (devnull, devnull, devnull), path)
-                fds: dict[int, str] = {receive_console(listener): "stdout"}
+                try:
+                    pid = self.engine.launch(cid, (devnull, devnull, devnull), path)
+                    fds: dict[int, str] = {receive_console(listener): "stdout"}
+                finally:
+                    if os.path.exists(path):
+                        os.unlink(path)
             else:
                 out_r, out_w = os.pipe2(os.O_CLOEXEC)
                 err_r, err_w = os.pipe2(os.O_CLOEXEC)

@@ -1,0 +1,25 @@
+"""`pallet unpause`: unpause all processes within containers."""
+
+from __future__ import annotations
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import argparse
+
+    from pallet.cli.main import Context
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("containers", nargs="+", metavar="CONTAINER")
+
+
+def run(args: argparse.Namespace, ctx: Context) -> int:
+    from pallet.cli.commands._common import each
+
+    engine = ctx.engine()
+
+    def one(name: str) -> str:
+        engine.unpause(name)
+        return name
+
+    return each(args.containers, one)
