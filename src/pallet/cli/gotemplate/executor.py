@@ -153,8 +153,7 @@ class State:
 
     def walk_range(self, dot: Any, node: n.BranchNode) -> None:
         mark = len(self.vars)
-        val = self.eval_pipeline(dot, node.pipe)
-        self.node = node
+        val = self.eval_pipeline(dot, node.pipe)  # errors below point at the pipeline's last node
         decl = node.pipe.decl
         inner = len(self.vars)
         items: list[tuple[Any, Any]]
@@ -341,6 +340,8 @@ class State:
         try:
             return func(*argv)
         except fn.ArgTypeError as e:
+            if e.index < len(arg_nodes):
+                self.node = arg_nodes[e.index]  # Go checks each argument's type as it evaluates it
             raise self.errorf(str(e)) from None
         except TemplateError:
             raise

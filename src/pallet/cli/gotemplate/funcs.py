@@ -21,19 +21,23 @@ class FuncError(Exception):
 
 
 class ArgTypeError(Exception):
-    """An argument whose type the function cannot take."""
+    """An argument whose type the function cannot take; ``index`` is its position."""
+
+    def __init__(self, message: str, index: int = 0) -> None:
+        super().__init__(message)
+        self.index = index
 
 
-def _want_str(v: Any) -> str:
+def _want_str(v: Any, index: int = 0) -> str:
     if isinstance(v, str):
         return v
-    raise ArgTypeError(f"wrong type for value; expected string; got {go_type(v)}")
+    raise ArgTypeError(f"wrong type for value; expected string; got {go_type(v)}", index)
 
 
-def _want_int(v: Any) -> int:
+def _want_int(v: Any, index: int = 0) -> int:
     if isinstance(v, int) and not isinstance(v, bool):
         return v
-    raise ArgTypeError(f"wrong type for value; expected int; got {go_type(v)}")
+    raise ArgTypeError(f"wrong type for value; expected int; got {go_type(v)}", index)
 
 
 # ---- Go builtins
@@ -298,14 +302,14 @@ def _json_into(v: Any, out: list[str]) -> None:
 
 
 def _split(s: Any, sep: Any) -> list[str]:
-    text, by = _want_str(s), _want_str(sep)
+    text, by = _want_str(s), _want_str(sep, 1)
     if by == "":
         return list(text)
     return text.split(by)
 
 
 def _join(items: Any, sep: Any) -> str:
-    by = _want_str(sep)
+    by = _want_str(sep, 1)
     if not isinstance(items, list | tuple) or not all(isinstance(i, str) for i in items):
         raise ArgTypeError(f"wrong type for value; expected []string; got {go_type(items)}")
     return by.join(items)
@@ -329,14 +333,14 @@ def _upper(s: Any) -> str:
 
 
 def _pad(s: Any, prefix: Any, suffix: Any) -> str:
-    text, before, after = _want_str(s), _want_int(prefix), _want_int(suffix)
+    text, before, after = _want_str(s), _want_int(prefix, 1), _want_int(suffix, 2)
     if not text:
         return text
     return " " * before + text + " " * after
 
 
 def _truncate(s: Any, length: Any) -> str:
-    text, size = _want_str(s), _want_int(length)
+    text, size = _want_str(s), _want_int(length, 1)
     if len(text) < size:
         return text
     return text[: max(size, 0)]

@@ -229,6 +229,7 @@ class TemplateNode(Node):
         self.pipe = pipe
 
     def __str__(self) -> str:
+        name = '"' + self.name.replace("\\", "\\\\").replace('"', '\\"') + '"'
         if self.pipe is None:
-            return "{{template " + repr(self.name) + "}}"
-        return "{{template " + repr(self.name) + " " + str(self.pipe) + "}}"
+            return "{{template " + name + "}}"
+        return "{{template " + name + " " + str(self.pipe) + "}}"

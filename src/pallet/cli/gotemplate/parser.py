@@ -290,7 +290,7 @@ class Parser:
             if not isinstance(end, _End):
                 raise self.error(f"unexpected {end} in {context}")
             self.defined[name] = body
-        return n.TemplateNode(tok.pos, tok.line, name, pipe)
+        return n.TemplateNode(name_tok.pos, name_tok.line, name, pipe)
 
     def _control(self, context: str) -> n.Node:
         depth = len(self.vars)
