@@ -86,13 +86,10 @@ def check_hostconfig(hc: Record) -> None:
 
     log = hc.get("LogConfig") or {}
     check_log_config(log.get("Type") or "json-file", log.get("Config") or {})
-    from pallet.engine.specgen import parse_security_opts, resources
+    from pallet.engine.specgen import resources, security_fields
 
-    parse_security_opts(hc.get("SecurityOpt") or [])
     resources(hc)  # device paths and cgroup rules
-    from pallet.engine.specgen import _caps
-
-    _caps(hc)
+    security_fields(hc)  # capabilities, --security-opt values, the seccomp profile file
     mode = hc.get("UsernsMode") or ""
     if mode not in ("", "host"):
         raise ConfigError(f"invalid --userns {mode!r}: allowed is 'host' (user namespace remapping is not configured)")

@@ -12,17 +12,6 @@ import os
 
 from pallet.errors import ConfigError
 
-DEFAULT_CAPS = [
-    "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FSETID", "CAP_FOWNER", "CAP_MKNOD", "CAP_NET_RAW", "CAP_SETGID",
-    "CAP_SETUID", "CAP_SETFCAP", "CAP_SETPCAP", "CAP_NET_BIND_SERVICE", "CAP_SYS_CHROOT", "CAP_KILL",
-    "CAP_AUDIT_WRITE",
-]
-MASKED_PATHS = [
-    "/proc/asound", "/proc/acpi", "/proc/interrupts", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
-    "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/proc/scsi", "/sys/firmware",
-    "/sys/devices/virtual/powercap",
-]
-READONLY_PATHS = ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"]
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 
@@ -119,34 +108,6 @@ def resolve_user(rootfs: str, user: str) -> dict:  # type: ignore[type-arg]
     if extra:
         out["additionalGids"] = extra
     return out
-
-
-def _caps(hc: dict) -> list[str]:  # type: ignore[type-arg]
-    from pallet._linux.caps import CAP_NAMES, last_cap
-
-    every = [n for i, n in enumerate(CAP_NAMES) if i <= last_cap()]
-    if hc.get("Privileged"):
-        return every
-    caps = list(DEFAULT_CAPS)
-    adds = [_cap_name(c, "--cap-add", every) for c in hc.get("CapAdd") or []]
-    drops = [_cap_name(c, "--cap-drop", every) for c in hc.get("CapDrop") or []]
-    if "ALL" in drops:
-        caps = []
-    if "ALL" in adds:
-        caps = list(every)
-    caps = [c for c in caps if c not in drops] + [c for c in adds if c != "ALL" and c not in caps]
-    return caps
-
-
-def _cap_name(value: str, flag: str, every: list[str]) -> str:
-    name = value.upper()
-    if name == "ALL":
-        return name
-    if not name.startswith("CAP_"):
-        name = "CAP_" + name
-    if name not in every:
-        raise ConfigError(f"invalid {flag} value {value!r}: unknown capability (e.g. NET_ADMIN, SYS_PTRACE, ALL)")
-    return name
 
 
 def _device_numbers(path: str, flag: str) -> tuple[int, int, str]:
@@ -281,16 +242,15 @@ def generate(record: dict, rootfs: str, *, cgroups_path: str, container_dir: str
     env.insert(1, f"HOSTNAME={cfg.get('Hostname', '')}")
     if cfg.get("Tty") and not any(e.startswith("TERM=") for e in env):
         env.append("TERM=xterm")
-    caps = _caps(hc)
-    security = parse_security_opts(hc.get("SecurityOpt") or [])
+    user = resolve_user(rootfs, cfg.get("User") or "")
+    security = security_fields(hc, int(user["uid"]))
     process: dict = {  # type: ignore[type-arg]
         "terminal": bool(cfg.get("Tty")),
-        "user": resolve_user(rootfs, cfg.get("User") or ""),
+        "user": user,
         "args": args,
         "env": env,
         "cwd": cfg.get("WorkingDir") or "/",
-        "capabilities": {"bounding": caps, "effective": caps, "permitted": caps},
-        "noNewPrivileges": security.get("no-new-privileges", False),
+        **security["process"],
     }
     if hc.get("OomScoreAdj"):
         process["oomScoreAdj"] = int(hc["OomScoreAdj"])
@@ -325,12 +285,7 @@ def generate(record: dict, rootfs: str, *, cgroups_path: str, container_dir: str
                         "minor": minor, "fileMode": st.st_mode & 0o7777, "uid": 0, "gid": 0})
     if devices:
         linux["devices"] = devices
-    if not hc.get("Privileged"):
-        linux["maskedPaths"] = list(MASKED_PATHS)
-        linux["readonlyPaths"] = list(READONLY_PATHS)
-    seccomp = security.get("seccomp")
-    if isinstance(seccomp, dict):
-        linux["seccomp"] = seccomp
+    linux.update(security["linux"])
     return {
         "ociVersion": "1.2.0",
         "process": process,
@@ -340,6 +295,15 @@ def generate(record: dict, rootfs: str, *, cgroups_path: str, container_dir: str
         "linux": linux,
         "annotations": {"org.pallet.container.id": record["Id"]},
     }
+
+
+def security_fields(hc: dict, uid: int = 0) -> dict[str, dict[str, object]]:  # type: ignore[type-arg]
+    """Capabilities, no_new_privs, seccomp, masked paths and labels from pallet.engine.security."""
+    from pallet.engine.security.options import parse_security_opts as parse_opts
+    from pallet.engine.security.options import security_config
+
+    return security_config(parse_opts(hc.get("SecurityOpt") or []), privileged=bool(hc.get("Privileged")),
+                           cap_add=hc.get("CapAdd") or [], cap_drop=hc.get("CapDrop") or [], uid=uid)
 
 
 INIT_PATH = "/sbin/docker-init"
@@ -352,43 +316,3 @@ def init_binary() -> str:
         if os.access(path, os.X_OK):
             return path
     raise ConfigError("--init needs tini or catatonit on the host (scripts/setup installs tini)")
-
-
-def parse_security_opts(opts: list[str]) -> dict[str, object]:
-    """docker's --security-opt values: no-new-privileges[:true|false], seccomp=FILE|unconfined, label=, apparmor=."""
-    out: dict[str, object] = {}
-    for opt in opts:
-        key, sep, value = opt.partition("=")
-        if not sep:
-            key, sep, value = opt.partition(":")
-        if key == "no-new-privileges":
-            if value not in ("", "true", "false"):
-                raise ConfigError(f"invalid --security-opt {opt!r}: no-new-privileges takes true or false")
-            out[key] = value != "false"
-        elif key == "seccomp":
-            if not value:
-                raise ConfigError(f"invalid --security-opt {opt!r}: seccomp needs a profile file or 'unconfined'")
-            out[key] = value if value == "unconfined" else load_seccomp_file(value, opt)
-        elif key in ("label", "apparmor"):
-            if value not in ("disable", "unconfined"):
-                raise ConfigError(f"invalid --security-opt {opt!r}: {key} is not enabled on this host "
-                                  "(allowed: disable/unconfined)")
-            out[key] = value
-        else:
-            raise ConfigError(f"invalid --security-opt {opt!r} (allowed: seccomp=, apparmor=, label=, no-new-privileges)")
-    return out
-
-
-def load_seccomp_file(path: str, opt: str) -> dict:  # type: ignore[type-arg]
-    import json
-
-    try:
-        with open(path, "rb") as f:
-            doc = json.loads(f.read())
-    except OSError as e:
-        raise ConfigError(f"invalid --security-opt {opt!r}: cannot read seccomp profile {path}: {e.strerror}") from None
-    except ValueError as e:
-        raise ConfigError(f"invalid --security-opt {opt!r}: seccomp profile {path} is not valid JSON: {e}") from None
-    if not isinstance(doc, dict) or "defaultAction" not in doc:
-        raise ConfigError(f"invalid --security-opt {opt!r}: seccomp profile {path} has no defaultAction")
-    return doc

@@ -55,7 +55,9 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     if args.user:
         process["user"] = specgen.resolve_user(bundle.rootfs_dir(engine, cid), args.user)
     if args.privileged:
-        every = specgen._caps({"Privileged": True})
+        from pallet.engine.security.capabilities import all_capabilities
+
+        every = all_capabilities()
         process["capabilities"] = {"bounding": every, "effective": every, "permitted": every}
     rundir = engine.rundir(cid)
     os.makedirs(rundir, exist_ok=True)

@@ -19,16 +19,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def image_document(ctx: Context, name: str) -> object:
-    """The image's inspect document, from the image engineer's command module."""
-    import importlib
+    """The image's inspect document, as `pallet image inspect` makes it."""
+    from pallet.cli.commands._images import find, images
+    from pallet.cli.commands.image_inspect import document
 
-    from pallet.errors import NotFoundError
-
-    try:
-        module = importlib.import_module("pallet.cli.commands.image_inspect")
-    except ModuleNotFoundError:
-        raise NotFoundError(f"No such image: {name}") from None
-    return module.document(ctx, name)
+    return document(ctx, find(images(ctx), name)[0])
 
 
 def run(args: argparse.Namespace, ctx: Context) -> int:
