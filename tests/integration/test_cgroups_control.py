@@ -14,12 +14,15 @@ import time
 from collections.abc import Callable
 
 import pytest
+import test_cgroups_support as support
+from test_cgroups_support import UNIFIED, Child, say
 
 from pallet.errors import ConflictError
 from pallet.runtime.cgroups import CgroupManager, container_device_rules
 from pallet.runtime.cgroups.v2 import V2Manager
-from test_cgroups_support import UNIFIED, Child, cgroups, children, say  # noqa: F401
 
+cgroups = support.cgroups  # fixtures
+children = support.children
 Make = Callable[..., CgroupManager]
 Start = Callable[[Callable[[], int | None]], Child]
 
@@ -155,8 +158,9 @@ def test_create_refuses_busy_or_frozen_cgroup(cgroups: Make, children: Start) ->
 
 
 def test_destroy_removes_every_level_it_made(cgroups: Make, children: Start) -> None:
-    from pallet.runtime.cgroups import load_manager, new_manager
     from tests.helpers.leaks import TEST_CGROUP_PARENT
+
+    from pallet.runtime.cgroups import load_manager, new_manager
 
     m = new_manager(f"/{TEST_CGROUP_PARENT}/lvl-{os.getpid()}/a/b", "b")
     m.create()

@@ -10,12 +10,15 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+import test_cgroups_support as support
+from test_cgroups_support import Child, say
 
 from pallet.errors import ConfigError
 from pallet.runtime.cgroups import CgroupManager
-from test_cgroups_support import Child, cgroups, children, say  # noqa: F401
 
 MiB = 1 << 20
+cgroups = support.cgroups  # fixtures
+children = support.children
 Make = Callable[..., CgroupManager]
 Start = Callable[[Callable[[], int | None]], Child]
 
@@ -166,6 +169,6 @@ def test_bad_input_creates_nothing(cgroups: Make) -> None:
     for bad in ({"memory": {"limit": MiB}}, {"pids": {"limit": 0}}, {"cpu": {"cpus": "5-9"}},
                 {"blockIO": {"throttleReadBpsDevice": [{"major": 1, "minor": 3, "rate": 10}]}},
                 {"blockIO": {"weight": 2000}}, {"memory": {"swappiness": 200}}):
-        with pytest.raises(ConfigError, match="linux.resources"):
+        with pytest.raises(ConfigError, match=r"linux\.resources"):
             m.check(bad)
     assert not m.exists()

@@ -9,9 +9,9 @@ import uuid
 from collections.abc import Callable, Iterator
 
 import pytest
+from tests.helpers.leaks import TEST_CGROUP_PARENT
 
 from pallet.runtime.cgroups import CgroupManager, new_manager
-from tests.helpers.leaks import TEST_CGROUP_PARENT
 
 UNIFIED = "/sys/fs/cgroup/unified"
 _out_fd = -1  # in a child: where say() writes
