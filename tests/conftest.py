@@ -70,10 +70,7 @@ def no_leaks(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFa
     problems += [f"cgroup left: {c}" for c in new_cgroups]
     for c in reversed(new_cgroups):
         leaks.remove_cgroup_tree(c)
-    new_links = sorted(
-        link for link in leaks.links() - links0
-        if link.startswith(("vp", "pallet", leaks.SESSION_TAG))
-    )
+    new_links = sorted(leaks.links() - links0)
     problems += [f"link left: {link}" for link in new_links]
     for link in new_links:
         subprocess.run(["ip", "link", "del", link], capture_output=True)

@@ -45,11 +45,24 @@ def cgroup_dirs() -> set[str]:
 
 
 def links() -> set[str]:
+    """Links of this session: named with its tag, or enslaved to a bridge named with it.
+
+    Other work on the host (another test session) has links of its own: they are not ours to judge.
+    """
     try:
         out = subprocess.run(["ip", "-o", "link", "show"], capture_output=True, text=True, check=True).stdout
     except (OSError, subprocess.CalledProcessError):
         return set()
-    return {line.split(":")[1].strip().split("@")[0] for line in out.splitlines() if ":" in line}
+    found = set()
+    for line in out.splitlines():
+        if ":" not in line:
+            continue
+        name = line.split(":")[1].strip().split("@")[0]
+        words = line.split()
+        master = words[words.index("master") + 1] if "master" in words else ""
+        if name.startswith(SESSION_TAG) or master.startswith(SESSION_TAG):
+            found.add(name)
+    return found
 
 
 def netns_names() -> set[str]:

@@ -168,6 +168,7 @@ def create(
     try:
         fifo = os.path.join(cdir, statedir.FIFO)
         os.mkfifo(fifo, 0o622)
+        os.chmod(fifo, 0o622)  # not narrowed by the umask: the container's user opens it to wait
         setup.fifo_fd = os.open(fifo, os.O_PATH | os.O_CLOEXEC)
         manager.create()
         made_cgroup = True
@@ -377,8 +378,8 @@ def exit_status(status: int) -> int:
     return 255
 
 
-def wait_foreground(pid: int, console_fd: int = -1) -> int:
-    """Wait for ``pid`` (our child: we are a subreaper), forwarding signals; its exit code."""
+def forward_signals(pid: int) -> None:
+    """From now on, every signal this process gets is passed on to ``pid``."""
     forwarded = [s for s in signal.Signals if s not in (signal.SIGKILL, signal.SIGSTOP, signal.SIGCHLD,
                                                         signal.SIGWINCH, signal.SIGURG)]
     # Orphans of the container reparent to us: reap them too, until the container's process is done.
@@ -394,6 +395,11 @@ def wait_foreground(pid: int, console_fd: int = -1) -> int:
             signal.signal(s, forward)
         except (OSError, ValueError):
             pass
+
+
+def wait_foreground(pid: int, console_fd: int = -1) -> int:
+    """Wait for ``pid`` (our child: we are a subreaper), forwarding signals; its exit code."""
+    forward_signals(pid)
     if console_fd >= 0:
         import threading
 
@@ -419,6 +425,9 @@ def run(root: str, cid: str, bundle: str, opts: CreateOptions | None = None, *, 
     if not detach:
         set_child_subreaper(True)
     _container, started = create(root, cid, bundle, opts, keep_console=not detach and not opts.console_socket)
+    if not detach:
+        # Before start: a signal that comes as soon as the process runs must reach it too.
+        forward_signals(started.pid)
     try:
         start(root, cid)
     except BaseException:

@@ -102,7 +102,11 @@ class Channel:
         try:
             self.send("error", message=str(exc), step=step, errno=errno, exit_code=code, kind=kind)
         except OSError:
-            pass
+            # After "ready" nobody listens: the container's stderr is the only place left.
+            try:
+                os.write(2, f"pallet-runtime: {step}: {exc}\n".encode())
+            except OSError:
+                pass
 
 
 def error_from_message(msg: dict[str, object]) -> RuntimeFailure:

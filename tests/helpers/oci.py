@@ -1,0 +1,83 @@
+"""OCI bundles for runtime tests, and a runner for the runtime binary under test.
+
+The runtime binary is pallet-runtime from the virtual environment, or the one named by the
+environment variable PALLET_TEST_RUNTIME (e.g. runc or crun, to check that the tests themselves
+are right).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+from typing import Any
+
+from tests.helpers.leaks import TEST_CGROUP_PARENT
+
+VENV_BIN = Path(sys.executable).parent
+
+
+def runtime_binary() -> str:
+    return os.environ.get("PALLET_TEST_RUNTIME") or str(VENV_BIN / "pallet-runtime")
+
+
+def is_pallet() -> bool:
+    return "pallet-runtime" in os.path.basename(runtime_binary())
+
+
+def new_id(prefix: str = "c") -> str:
+    return f"{prefix}{uuid.uuid4().hex[:10]}"
+
+
+def make_config(args: list[str], **changes: Any) -> dict[str, Any]:
+    from pallet.oci.defaults import default_spec
+
+    spec: dict[str, Any] = json.loads(json.dumps(default_spec()))
+    spec["process"]["terminal"] = False
+    spec["process"]["args"] = args
+    spec["root"] = {"path": "rootfs", "readonly": False}
+    spec["linux"]["cgroupsPath"] = f"/{TEST_CGROUP_PARENT}/{new_id('cg')}"
+    for key, value in changes.items():
+        spec[key] = value
+    return spec
+
+
+def write_bundle(bundle: Path, rootfs: Path, config: dict[str, Any]) -> Path:
+    bundle.mkdir(parents=True, exist_ok=True)
+    link = bundle / "rootfs"
+    if not link.exists():
+        link.symlink_to(rootfs) if rootfs != link else None
+    (bundle / "config.json").write_text(json.dumps(config, indent=1))
+    return bundle
+
+
+class Runtime:
+    """Runs the runtime binary with its own --root."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.binary = runtime_binary()
+
+    def cmd(self, *args: str) -> list[str]:
+        return [self.binary, "--root", str(self.root), *args]
+
+    def run(self, *args: str, check: bool = False, timeout: float = 60, **kw: Any) -> subprocess.CompletedProcess[str]:
+        kw.setdefault("capture_output", True)
+        proc = subprocess.run(self.cmd(*args), text=True, timeout=timeout, **kw)
+        if check and proc.returncode != 0:
+            raise AssertionError(f"{args} exited {proc.returncode}: {proc.stderr}")
+        return proc
+
+    def state(self, cid: str) -> dict[str, Any]:
+        out = self.run("state", cid, check=True)
+        data: dict[str, Any] = json.loads(out.stdout)
+        return data
+
+    def cleanup(self) -> None:
+        """Delete every container left under this root (after a failed test)."""
+        out = self.run("list", "-q")
+        for cid in out.stdout.split():
+            self.run("delete", "--force", cid)
