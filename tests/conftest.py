@@ -62,7 +62,7 @@ def no_leaks(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFa
     yield
     problems: list[str] = []
     problems += [f"process left: {p}" for p in leaks.leftover_processes(children0)]
-    new_mounts = sorted(m for m in leaks.mountpoints() - mounts0 if m.startswith(base) or "pallet" in m)
+    new_mounts = sorted(m for m in leaks.mountpoints() - mounts0 if m.startswith(base) or leaks.SESSION_TAG in m)
     problems += [f"mount left: {m}" for m in new_mounts]
     for m in reversed(new_mounts):
         subprocess.run(["umount", "-l", m], capture_output=True)

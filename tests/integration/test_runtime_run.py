@@ -215,7 +215,9 @@ def test_user_namespace_maps_root(rt: Runtime, busybox_rootfs: Path) -> None:
     from tests.helpers.oci import make_config, write_bundle
     from tests.helpers.rootfs import copy_rootfs
 
-    top = Path(tempfile.mkdtemp(prefix="pallet-userns-"))
+    from tests.helpers.leaks import SESSION_TAG
+
+    top = Path(tempfile.mkdtemp(prefix=f"pallet-userns-{SESSION_TAG}-"))
     try:
         os.chmod(top, 0o755)
         _userns_run(rt, write_bundle(top / "bundle", copy_rootfs(busybox_rootfs, top / "rootfs"),
