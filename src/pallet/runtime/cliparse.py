@@ -74,12 +74,10 @@ def parse(
             break
         if len(arg) > 1 and arg[0] == "-" and not (stop_at_positional and positional):
             name, eq, inline = arg.partition("=")
-            opt = by_name.get(name)
-            if opt is None and name.startswith("--") is False and len(name) > 2:
-                # -dVALUE style is not used by runc; treat as unknown.
-                opt = None
-            if opt is None:
+            found = by_name.get(name)
+            if found is None:
                 raise UsageError(f"flag provided but not defined: {name} (see '{command} --help')")
+            opt = found
             if opt.takes_value:
                 if eq:
                     value = inline
