@@ -40,7 +40,8 @@ def nft_tables() -> str:
 def store(tmp_path: Path) -> Iterator[NetworkStore]:
     n = next(_counter)
     cfg = NetworkConfig(bridge=f"{SESSION_TAG}b{n}", bridge_prefix=f"{SESSION_TAG}{n}-",
-                        table=f"{SESSION_TAG}_{n}", pools=[(f"10.{SECOND_OCTET}.0.0/16", 24)])
+                        table=f"{SESSION_TAG}_{n}", pools=[(f"10.{SECOND_OCTET}.0.0/16", 24)],
+                        veth_prefix=SESSION_TAG)
     s = NetworkStore(str(tmp_path / "root"), str(tmp_path / "run"), cfg)
     before = set(os.listdir("/sys/class/net"))
     try:
@@ -51,13 +52,21 @@ def store(tmp_path: Path) -> Iterator[NetworkStore]:
         # Links of namespaces that detach() dropped go away in the kernel's own time: wait for them.
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
-            if not [n for n in set(os.listdir("/sys/class/net")) - before if n.startswith("vp")]:
+            if not [n for n in set(os.listdir("/sys/class/net")) - before if n.startswith(SESSION_TAG)]:
                 break
             time.sleep(0.02)
 
 
+_cids = itertools.count()
+
+
 def cid(n: int) -> str:
-    return f"{n:04d}" + os.urandom(30).hex()
+    """A container id unique in the session in its first 6 characters (so veth names never collide)."""
+    return f"{next(_cids):06x}" + os.urandom(29).hex()
+
+
+def veth(store: NetworkStore, c: str, index: int = 0) -> str:
+    return store.config.veth(c, index)
 
 
 def in_ns(ns: str, *args: str, timeout: float = 10) -> subprocess.CompletedProcess[str]:
@@ -185,14 +194,14 @@ def test_attach_sets_up_the_namespace_and_detach_cleans(store: NetworkStore) -> 
     assert f"default via {gw} dev eth0" in route
     link = in_ns(ns, "ip", "-j", "link", "show", "eth0").stdout
     assert settings["MacAddress"] in link and '"UP"' in link
-    veth = f"vp{c[:10]}0"
-    assert open(f"/sys/class/net/{veth}/master/uevent").read().find(store.config.bridge) >= 0
+    host_end = veth(store, c)
+    assert open(f"/sys/class/net/{host_end}/master/uevent").read().find(store.config.bridge) >= 0
     assert subprocess.run([BUSYBOX, "ping", "-c1", "-W2", ip], capture_output=True).returncode == 0
     counters = store.counters(c)
     assert counters["eth0"]["rx_packets"] >= 1 and counters["eth0"]["tx_bytes"] > 0 and "lo" not in counters
     assert "10." in store.inspect("bridge")["Containers"][c]["IPv4Address"]
     store.detach(c, wait=True)
-    assert not os.path.exists(ns) and not os.path.exists(f"/sys/class/net/{veth}")
+    assert not os.path.exists(ns) and not os.path.exists(f"/sys/class/net/{host_end}")
     assert store.settings(c)["Networks"] == {}
     assert "elements" not in subprocess.run(["nft", "list", "map", "ip", store.config.table, "addrports"],
                                             capture_output=True, text=True).stdout
@@ -224,7 +233,7 @@ def test_user_network_dns_by_name_and_address(store: NetworkStore, httpd: object
     # Disconnect updates the records at once; connect brings them back.
     store.disconnect("app", b)
     assert dns_query(gw, "db") == (dnsmod.RCODE_REFUSED, [])
-    assert not os.path.exists(f"/sys/class/net/vp{b[:10]}0")
+    assert not os.path.exists(f"/sys/class/net/{veth(store, b)}")
     sb2 = store.connect("app", b, ns_b, name="beta", aliases=["db"], ip=ip_b)
     assert sb2["Networks"]["app"]["IPAddress"] == ip_b
     assert dns_query(gw, "db") == (0, [ip_b])
@@ -404,7 +413,7 @@ def test_reset_leaves_nothing(store: NetworkStore) -> None:
     bridges = [_bridge(store, "x"), store.config.bridge]
     store.reset()
     assert f"ip {store.config.table}" not in nft_tables()
-    for name in [*bridges, f"vp{c[:10]}0", f"vp{c[:10]}1"]:
+    for name in [*bridges, veth(store, c), veth(store, c, 1)]:
         assert not os.path.exists(f"/sys/class/net/{name}"), name
     assert os.listdir(store.netns_dir) == []
     assert store.networks() == []

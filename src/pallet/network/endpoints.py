@@ -199,7 +199,7 @@ class NetworkStore(NetworkBase):
             "Gateway": ipam["Gateway"], "IPAddress": addr.int_to_ip(value), "IPPrefixLen": subnet[1],
             "MacAddress": mac, "Aliases": aliases, "DNSNames": dns_names,
             "IPAMConfig": {"IPv4Address": req["ip"]} if req.get("ip") else None,
-            "ifname": f"eth{index}", "veth": f"vp{cid[:10]}{index}", "bridge": rec["Options"][
+            "ifname": f"eth{index}", "veth": self.config.veth(cid, index), "bridge": rec["Options"][
                 "com.docker.network.bridge.name"], "internal": rec["Internal"], "default_route": False,
         }
         if not rec["Internal"] and not any(x["default_route"] for x in ep["nets"].values()):

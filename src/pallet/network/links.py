@@ -139,8 +139,11 @@ def loopback_up(netns: str | int) -> None:
 def ensure_bridge(name: str, gateway: str, prefix: int) -> None:
     """Create bridge ``name`` with the gateway address, up, if it is not there; turn on forwarding."""
     if not link_exists(name):
+        # A bridge without a fixed MAC takes the lowest MAC of its ports, so it would change as veths
+        # come and go and the containers' ARP entries for the gateway would go stale: fix one.
+        mac = "02:" + ":".join(f"{b:02x}" for b in os.urandom(5))
         run_ip_batch([
-            f"link add name {name} type bridge",
+            f"link add name {name} address {mac} type bridge",
             f"addr add {gateway}/{prefix} brd + dev {name}",
             f"link set {name} up",
         ])
