@@ -44,3 +44,26 @@ class NetworkConfig:
     def veth(self, container_id: str, index: int) -> str:
         suffix = str(index)
         return (self.veth_prefix + container_id)[:15 - len(suffix)] + suffix
+
+
+def load_config(path: str) -> NetworkConfig:
+    """The store's configuration from ``<root>/networks/config.json`` (defaults for what it omits)."""
+    import json
+
+    from pallet.errors import ConfigError
+
+    try:
+        with open(path) as f:
+            data = json.load(f)
+    except FileNotFoundError:
+        return NetworkConfig()
+    except ValueError as e:
+        raise ConfigError(f"invalid network configuration {path}: {e}") from None
+    known = {"bridge", "bridge_prefix", "table", "pools", "default_network", "mtu", "veth_prefix"}
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise ConfigError(f"invalid network configuration {path}: unknown keys {', '.join(unknown)} "
+                          f"(allowed: {', '.join(sorted(known))})")
+    if "pools" in data:
+        data["pools"] = [(str(base), int(plen)) for base, plen in data["pools"]]
+    return NetworkConfig(**data)

@@ -15,7 +15,7 @@ import time
 
 from pallet.errors import ConfigError, ConflictError, NotFoundError
 from pallet.network import addr, dns, links, nft
-from pallet.network.config import NetworkConfig
+from pallet.network.config import NetworkConfig, load_config
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -32,8 +32,8 @@ class NetworkBase:
     the containers' endpoints (pallet.network.endpoints)."""
 
     def __init__(self, root: str, runroot: str, config: NetworkConfig | None = None) -> None:
-        self.config = config or NetworkConfig()
         self.dir = os.path.join(root, "networks")
+        self.config = config or load_config(os.path.join(self.dir, "config.json"))
         self.rundir = os.path.join(runroot, "networks")
         self.netns_dir = os.path.join(runroot, "netns")
         self._state: State | None = None
