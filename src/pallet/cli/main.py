@@ -107,6 +107,17 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "container diff": (_C + "diff", "Inspect changes to files or directories on a container's filesystem"),
     "container export": (_C + "export", "Export a container's filesystem as a tar archive"),
     # networks (network engineer adds theirs here)
+    "network create": (_C + "network_create", "Create a network"),
+    "network ls": (_C + "network_ls", "List networks"),
+    "network list": (_C + "network_ls", "List networks"),
+    "network inspect": (_C + "network_inspect", "Display detailed information on one or more networks"),
+    "network rm": (_C + "network_rm", "Remove one or more networks"),
+    "network remove": (_C + "network_rm", "Remove one or more networks"),
+    "network prune": (_C + "network_prune", "Remove all unused networks"),
+    "network connect": (_C + "network_connect", "Connect a container to a network"),
+    "network disconnect": (_C + "network_disconnect", "Disconnect a container from a network"),
+    "port": (_C + "port", "List port mappings or a specific mapping for the container"),
+    "container port": (_C + "port", "List port mappings or a specific mapping for the container"),
 }
 
 GROUP_HELP = {
