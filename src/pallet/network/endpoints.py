@@ -2,10 +2,10 @@
 
 attach() plans every endpoint (address, MAC, veth name) and every published port under the store's
 lock, writes the plan to the state *before* touching the host (so a crash leaves records the next
-command can clean), then makes the links with two ``ip -batch`` runs (one on the host: the veth
-pairs, born with their inner end in the container's namespace; one inside: addresses, lo, the default
-route), loads the nftables rules if they changed and updates the DNS records. Any failure undoes what
-was made and leaves the state as it was.
+command can clean), then makes the links with one ``ip -batch`` run inside the container's namespace
+(the veth pairs, their host ends born in the host's namespace; addresses, lo, the default route) and
+two ioctls per endpoint on the host (onto the bridge, up), loads the nftables rules if they changed
+and updates the DNS records. Any failure undoes what was made and leaves the state as it was.
 """
 
 from __future__ import annotations
@@ -209,19 +209,27 @@ class NetworkStore(NetworkBase):
 
     def _make_links(self, state: State, ep: dict[str, Any], planned: list[dict[str, Any]],
                     fd: int) -> None:
+        """One ``ip -batch`` run inside the container's namespace makes each veth pair (its host end
+        born in the host's namespace), the addresses, lo and the default route; then two ioctls per
+        endpoint put the host end on its bridge and bring it up."""
         mtu = self.config.mtu
-        outer, inner = [], ["link set lo up"]
+        host = os.open("/proc/thread-self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            lines = ["link set lo up"]
+            for e in planned:
+                if not links.link_exists(e["bridge"]):
+                    self._make_host_side(state, self._find(state, e["NetworkName"]))
+                lines.append(f"link add name {e['ifname']} mtu {mtu} address {e['MacAddress']} type veth peer name "
+                             f"{e['veth']} mtu {mtu} netns /proc/self/fd/{host}")
+                lines.append(f"addr add {e['IPAddress']}/{e['IPPrefixLen']} brd + dev {e['ifname']}")
+                lines.append(f"link set {e['ifname']} up")
+                if e["default_route"]:
+                    lines.append(f"route add default via {e['Gateway']} dev {e['ifname']}")
+            links.run_ip_batch(lines, netns_fd=fd, pass_fds=(host,))
+        finally:
+            os.close(host)
         for e in planned:
-            if not links.link_exists(e["bridge"]):
-                self._make_host_side(state, self._find(state, e["NetworkName"]))
-            outer.append(f"link add name {e['veth']} mtu {mtu} master {e['bridge']} up type veth peer name "
-                         f"{e['ifname']} mtu {mtu} address {e['MacAddress']} netns /proc/self/fd/{fd}")
-            inner.append(f"addr add {e['IPAddress']}/{e['IPPrefixLen']} brd + dev {e['ifname']}")
-            inner.append(f"link set {e['ifname']} up")
-            if e["default_route"]:
-                inner.append(f"route add default via {e['Gateway']} dev {e['ifname']}")
-        links.run_ip_batch(outer, pass_fds=(fd,))
-        links.run_ip_batch(inner, netns_fd=fd)
+            links.set_up(e["veth"], master=e["bridge"])
 
     def _undo(self, state: State, cid: str, planned: list[dict[str, Any]]) -> None:
         ep = state["endpoints"].get(cid)

@@ -126,6 +126,29 @@ def loopback_up_here() -> None:
             fcntl.ioctl(s.fileno(), siocsifflags, struct.pack("16sH14x", b"lo", flags | iff_up))
 
 
+def set_up(name: str, *, master: str = "") -> None:
+    """Bring link ``name`` of this thread's namespace up, first enslaving it to bridge ``master``.
+
+    Two ioctls on a socket (SIOCBRADDIF, SIOCSIFFLAGS): no process to start.
+    """
+    import fcntl
+    import socket
+    import struct
+
+    siocgifflags, siocsifflags, siocbraddif, iff_up = 0x8913, 0x8914, 0x89A2, 0x1
+    try:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            if master:
+                index = socket.if_nametoindex(name)
+                fcntl.ioctl(s.fileno(), siocbraddif, struct.pack("16si20x", master.encode(), index))
+            req = struct.pack("16sH22x", name.encode(), 0)
+            flags = struct.unpack("16sH22x", fcntl.ioctl(s.fileno(), siocgifflags, req))[1]
+            fcntl.ioctl(s.fileno(), siocsifflags, struct.pack("16sH22x", name.encode(), flags | iff_up))
+    except OSError as e:
+        where = f" on bridge {master}" if master else ""
+        raise RuntimeFailure(f"cannot bring up {name}{where}: {e.strerror}", step="network", errno=e.errno or 0) from e
+
+
 def loopback_up(netns: str | int) -> None:
     """Bring up ``lo`` in a namespace (for ``--network none``)."""
     fd = open_netns(netns)

@@ -36,7 +36,7 @@ class NetworkBase:
         self.config = config or load_config(os.path.join(self.dir, "config.json"))
         self.rundir = os.path.join(runroot, "networks")
         self.netns_dir = os.path.join(runroot, "netns")
-        self._state: State | None = None
+        self._txn: _Transaction | None = None
 
     # -- state and lock ---------------------------------------------------------------------------
 
@@ -58,6 +58,8 @@ class NetworkBase:
         return state
 
     def _write(self, state: State) -> None:
+        if self._txn is not None:
+            self._txn.before = json.dumps(state, sort_keys=True)
         path = os.path.join(self.dir, "state.json")
         tmp = f"{path}.tmp"
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
@@ -289,6 +291,7 @@ class _Transaction:
         self.fd, state = self.store._lock_and_load()
         self.before = json.dumps(state, sort_keys=True)
         self.state = state
+        self.outer, self.store._txn = self.store._txn, self
         return state
 
     def __exit__(self, kind: object, value: object, tb: object) -> None:
@@ -296,6 +299,7 @@ class _Transaction:
             if kind is None and json.dumps(self.state, sort_keys=True) != self.before:
                 self.store._write(self.state)
         finally:
+            self.store._txn = self.outer
             os.close(self.fd)
 
 
