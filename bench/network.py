@@ -26,7 +26,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "src"))
 
-from pallet.network import NetworkConfig, NetworkStore, parse_publish  # noqa: E402
+from pallet.network import NetworkConfig, NetworkStore, parse_publish
 
 
 def ms(samples: list[float]) -> str:
