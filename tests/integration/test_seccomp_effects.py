@@ -10,7 +10,9 @@ import signal
 import socket
 import threading
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -18,6 +20,7 @@ from pallet._linux import seccomp as lib
 from pallet._linux.prctl import set_no_new_privs
 from pallet.engine.security.capabilities import DEFAULT_CAPABILITIES
 from pallet.engine.security.seccomp_profile import default_seccomp
+from pallet.errors import RuntimeFailure
 from pallet.runtime.seccomp import compile_filter, load_filter, send_listener
 
 _libc = ctypes.CDLL(None, use_errno=True)
@@ -32,7 +35,7 @@ def raw(name: str, *args: int) -> int:
     return -ctypes.get_errno() if ret < 0 else int(ret)
 
 
-def run_filtered(seccomp: dict[str, object], body: Callable[[], object]) -> tuple[object, int]:
+def run_filtered(seccomp: dict[str, Any], body: Callable[[], object]) -> tuple[object, int]:
     """Fork; the child sets no_new_privs, loads the filter and runs ``body``; its JSON result and
     the raw wait status come back."""
     compiled = compile_filter(seccomp, warn=lambda m: None)
@@ -135,7 +138,7 @@ def test_argument_comparisons(op: str, value: int, two: int, denied: list[int]) 
 
     def body() -> object:
         me = os.getpid()
-        return [sig for sig in _SIGNALS if errno_of(lambda s=sig: os.kill(me, s)) == errno.EXDEV]
+        return [sig for sig in _SIGNALS if errno_of(partial(os.kill, me, sig)) == errno.EXDEV]
 
     result, _ = run_filtered(profile, body)
     assert result == denied
@@ -155,7 +158,7 @@ def test_two_arguments_must_both_match_and_one_argument_twice_means_either() -> 
 
     def body() -> object:
         me = os.getpid()
-        return {sig: errno_of(lambda s=sig: os.kill(me, s)) for sig in _SIGNALS}
+        return {sig: errno_of(partial(os.kill, me, sig)) for sig in _SIGNALS}
 
     result, _ = run_filtered(profile, body)
     assert result == {"0": 0, "17": errno.EXDEV, "23": errno.ENOTSUP, "28": errno.ENOTSUP}
@@ -163,7 +166,7 @@ def test_two_arguments_must_both_match_and_one_argument_twice_means_either() -> 
 
 def test_notify_hands_a_listener_fd_that_receives_the_call(tmp_path: Path) -> None:
     agent_path = str(tmp_path / "agent.sock")
-    profile = {
+    profile: dict[str, Any] = {
         "defaultAction": "SCMP_ACT_ALLOW", "listenerPath": agent_path, "listenerMetadata": "meta=1",
         "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_NOTIFY"}],
     }
@@ -302,10 +305,14 @@ def test_loading_without_no_new_privs_or_sys_admin_fails() -> None:
             os.setgid(65534)
             os.setuid(65534)
             load_filter(compiled)
-        except OSError as e:
+        except RuntimeFailure as e:
             code = e.errno or 99
-        os._exit(code)
+            os.write(w, str(e).encode())
+        finally:
+            os._exit(code)
     os.close(w)
-    os.close(r)
+    with os.fdopen(r) as f:
+        message = f.read()
     _, status = os.waitpid(pid, 0)
     assert os.WEXITSTATUS(status) == errno.EACCES
+    assert "needs no_new_privs (process.noNewPrivileges) or CAP_SYS_ADMIN" in message

@@ -100,3 +100,19 @@ def test_oci_capabilities_for_root_and_other_users() -> None:
                     "inheritable": [], "ambient": []}
     user = oci_capabilities(["CAP_KILL"], 1000)
     assert user["bounding"] == ["CAP_KILL"] and user["effective"] == user["permitted"] == []
+
+
+def test_all_means_what_the_runtime_may_pass_on() -> None:
+    # A host whose root lacks CAP_SYS_RESOURCE (24) and CAP_MKNOD (27): --privileged and
+    # --cap-add ALL leave them out, the defaults too; naming one in --cap-add keeps it (the
+    # runtime then says it cannot grant it).
+    every = list(CAP_NAMES[:41])
+    bounding = ((1 << 41) - 1) & ~(1 << 24) & ~(1 << 27)
+    without = [c for c in every if c not in ("CAP_SYS_RESOURCE", "CAP_MKNOD")]
+    assert merge_capabilities(privileged=True, last_cap=40, bounding=bounding) == without
+    assert merge_capabilities(["ALL"], last_cap=40, bounding=bounding) == without
+    assert merge_capabilities(last_cap=40, bounding=bounding) == [c for c in DEFAULT_CAPABILITIES if c != "CAP_MKNOD"]
+    assert "CAP_SYS_RESOURCE" in merge_capabilities(["SYS_RESOURCE"], last_cap=40, bounding=bounding)
+    assert merge_capabilities(["SYS_RESOURCE", "chown"], ["ALL"], last_cap=40, bounding=bounding) == [
+        "CAP_CHOWN", "CAP_SYS_RESOURCE"]
+    assert "CAP_SYS_RESOURCE" in merge_capabilities(["ALL", "SYS_RESOURCE"], last_cap=40, bounding=bounding)

@@ -332,7 +332,16 @@ def load_filter(compiled: CompiledFilter) -> int | None:
     no_new_privs); the listener fd if the filter notifies, else None."""
     from pallet._linux.seccomp import load_bpf
 
-    fd = load_bpf(compiled.program, compiled.flags)
+    try:
+        fd = load_bpf(compiled.program, compiled.flags)
+    except OSError as e:
+        if e.errno == 13:  # EACCES
+            why = ("loading a seccomp filter needs no_new_privs (process.noNewPrivileges) or CAP_SYS_ADMIN, "
+                   "and this process has neither: load it before the capabilities are dropped")
+        else:
+            why = e.strerror or str(e)
+        raise RuntimeFailure(f"cannot load linux.seccomp ({compiled.instructions} BPF instructions, flags "
+                             f"{compiled.flags:#x}): {why}", step="seccomp", errno=e.errno or 0) from None
     return fd if compiled.notify else None
 
 

@@ -16,13 +16,35 @@ DEFAULT_CAPABILITIES: tuple[str, ...] = (
 )
 
 
-def all_capabilities(last_cap: int | None = None) -> list[str]:
-    """Every capability the running kernel knows (up to cap_last_cap), by name."""
+def all_capabilities(last_cap: int | None = None, bounding: int | None = None) -> list[str]:
+    """Every capability the running kernel knows (up to cap_last_cap) and this process may pass on.
+
+    A container cannot get a capability outside the bounding set of the runtime that starts it
+    (root on some hosts lacks CAP_SYS_RESOURCE, for one): asking for it would make capset fail, so
+    "all" means the kernel's capabilities within this process's bounding set, as podman does.
+    ``bounding`` (a mask) replaces this process's set; with ``last_cap`` given and no ``bounding``
+    (a description of another kernel) no bounding set is applied."""
     from pallet._linux.caps import CAP_NAMES
     from pallet._linux.caps import last_cap as kernel_last_cap
 
+    if bounding is None and last_cap is None:
+        bounding = _own_bounding_set()
     top = kernel_last_cap() if last_cap is None else last_cap
-    return [name for i, name in enumerate(CAP_NAMES) if i <= top]
+    return [name for i, name in enumerate(CAP_NAMES) if i <= top and (bounding is None or bounding >> i & 1)]
+
+
+_NO_LIMIT = (1 << 64) - 1
+
+
+def _own_bounding_set() -> int | None:
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("CapBnd:"):
+                    return int(line.split(":", 1)[1].strip(), 16)
+    except (OSError, ValueError):
+        pass
+    return None
 
 
 def normalize(name: str, source: str) -> str:
@@ -41,26 +63,29 @@ def normalize(name: str, source: str) -> str:
 
 def merge_capabilities(
     cap_add: Iterable[str] = (), cap_drop: Iterable[str] = (), privileged: bool = False,
-    last_cap: int | None = None,
+    last_cap: int | None = None, bounding: int | None = None,
 ) -> list[str]:
     """The capability list of a container, as docker computes it.
 
     --privileged: every capability.  --cap-add ALL: every capability but the dropped ones.
     --cap-drop ALL: only the added ones.  Otherwise the 14 defaults, minus the dropped, plus the added.
-    Capabilities the kernel does not have are left out."""
+    Capabilities the kernel does not have are left out, and so are those outside this process's
+    bounding set (``bounding`` replaces it) unless --cap-add names them: see ``all_capabilities``."""
     adds = [normalize(c, "--cap-add") for c in cap_add]
     drops = [normalize(c, "--cap-drop") for c in cap_drop]
-    every = all_capabilities(last_cap)
+    every = all_capabilities(last_cap, bounding)
     if privileged:
         return every
+    # A capability named in --cap-add stays even outside the bounding set: the runtime then says
+    # which one it cannot grant, rather than the container silently running without it.
+    kernel = all_capabilities(last_cap, _NO_LIMIT)
     if "ALL" in adds:
-        caps = [c for c in every if c not in drops]
-    elif "ALL" in drops:
-        caps = [c for c in every if c in adds]
-    else:
-        caps = [c for c in DEFAULT_CAPABILITIES if c not in drops]
-        caps += [c for c in adds if c not in caps]
-    return [c for c in caps if c in every]
+        return [c for c in every if c not in drops] + [c for c in kernel if c in adds and c not in every]
+    if "ALL" in drops:
+        return [c for c in kernel if c in adds]
+    caps = [c for c in DEFAULT_CAPABILITIES if c not in drops]
+    caps += [c for c in adds if c not in caps]
+    return [c for c in caps if c in every or (c in adds and c in kernel)]
 
 
 def oci_capabilities(caps: Iterable[str], uid: int = 0) -> dict[str, list[str]]:
