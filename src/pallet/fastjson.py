@@ -1,8 +1,8 @@
 """JSON without importing the json package (which imports ``re``: ~6 ms of every command's start).
 
 The C accelerator ``_json`` that the json package wraps is used directly: its scanner parses and
-its encoder writes compact JSON.  Errors still come out as json.JSONDecodeError (the C scanner
-imports it only when it has an error to raise), so callers can report line and column.
+its encoder writes compact JSON.  Errors still come out as json.JSONDecodeError (on an error the json package is loaded to
+produce it), so callers can report line and column.
 Use this on the container start path; elsewhere the json package is fine.
 """
 
@@ -49,6 +49,13 @@ def loads(data: str | bytes) -> object:
         obj, end = _scan(doc, i)
     except StopIteration as err:
         raise _fail("Expecting value", doc, err.value) from None
+    except SystemError:
+        # The C scanner reports errors through json.decoder only when that module is loaded: let
+        # the json package parse the document again to raise the error with its line and column.
+        import json
+
+        json.loads(doc)
+        raise
     while end < n and doc[end] in _WS:
         end += 1
     if end != n:

@@ -71,6 +71,20 @@ class Runtime:
             raise AssertionError(f"{args} exited {proc.returncode}: {proc.stderr}")
         return proc
 
+    def run_detached(self, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+        """Run a command that leaves a container process behind (create, run -d, exec -d).
+
+        That process keeps the runtime's stdio, so pipes would stay open as long as it lives: stdout
+        goes to /dev/null and stderr to a file, read back as the result's stderr.
+        """
+        import tempfile
+
+        with tempfile.TemporaryFile(mode="w+") as err:
+            proc = subprocess.run(self.cmd(*args), text=True, timeout=timeout, stdin=subprocess.DEVNULL,
+                                  stdout=subprocess.DEVNULL, stderr=err)
+            err.seek(0)
+            return subprocess.CompletedProcess(proc.args, proc.returncode, "", err.read())
+
     def state(self, cid: str) -> dict[str, Any]:
         out = self.run("state", cid, check=True)
         data: dict[str, Any] = json.loads(out.stdout)

@@ -79,8 +79,7 @@ def test_detached_run_and_delete(rt: Runtime, bundle: Bundle, tmp_path: Path) ->
     cid = new_id()
     pid_file = tmp_path / "pid"
     # A detached container keeps the runtime's stdio: give it /dev/null, not pipes we wait on.
-    rt.run("run", "-d", "--pid-file", str(pid_file), "-b", str(b), cid, check=True, capture_output=False,
-           stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    assert rt.run_detached("run", "-d", "--pid-file", str(pid_file), "-b", str(b), cid).returncode == 0
     pid = int(pid_file.read_text())
     state = rt.state(cid)
     assert state["status"] == "running"
@@ -212,10 +211,9 @@ def test_user_namespace_maps_root(rt: Runtime, busybox_rootfs: Path) -> None:
     import shutil
     import tempfile
 
+    from tests.helpers.leaks import SESSION_TAG
     from tests.helpers.oci import make_config, write_bundle
     from tests.helpers.rootfs import copy_rootfs
-
-    from tests.helpers.leaks import SESSION_TAG
 
     top = Path(tempfile.mkdtemp(prefix=f"pallet-userns-{SESSION_TAG}-"))
     try:

@@ -219,10 +219,6 @@ def test_escapes_from_a_default_container_fail(rt: Runtime, bundle: Bundle) -> N
     assert int(pids[0]) <= 5 and pids[1] == "init=sh", pids
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "runtime bug (runtime/process/init.py prepare_process): the seccomp filter is loaded after the "
-    "capabilities are dropped and the uid switched, so without noNewPrivileges seccomp(2) fails with "
-    "EACCES (no CAP_SYS_ADMIN); runc loads it before dropping capabilities when noNewPrivileges is false"))
 def test_no_new_privileges_off_still_loads_the_filter(rt: Runtime, bundle: Bundle) -> None:
     # docker's default: a seccomp profile without no-new-privileges.  Loading a filter then needs
     # CAP_SYS_ADMIN, which docker's 14 capabilities do not include: runc loads it before the
@@ -234,10 +230,6 @@ def test_no_new_privileges_off_still_loads_the_filter(rt: Runtime, bundle: Bundl
     assert results(out.stdout)["unshare"] == "1"
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "runtime bug (runtime/process/init.py prepare_process): the seccomp filter is loaded after the "
-    "capabilities are dropped and the uid switched, so without noNewPrivileges seccomp(2) fails with "
-    "EACCES (no CAP_SYS_ADMIN); runc loads it before dropping capabilities when noNewPrivileges is false"))
 def test_no_new_privileges_off_for_a_non_root_user(rt: Runtime, bundle: Bundle) -> None:
     out = run(rt, bundle, SHOW_STATUS, opts=(), uid=1000)
     assert out.returncode == 0, out.stderr
@@ -510,12 +502,6 @@ def _reap_orphans() -> None:
             return
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "runtime bug (runtime/process/parent.py run_children, used by execproc.exec_process): when an exec'd "
-    "process fails in setup (here process.cwd), the runtime kills it but reaps only the intermediate; the "
-    "forked process stays a zombie in the container's PID namespace, reparented to the caller's subreaper, "
-    "so the container's init cannot finish dying and 'delete --force' fails ('did not die after SIGKILL') "
-    "and leaves the cgroup"))
 def test_exec_cwd_through_runtime_fds_stays_inside_and_the_container_is_deletable(
         rt: Runtime, bundle: Bundle) -> None:
     b = bundle(["sleep", "30"], edit=lambda c: secure(c))

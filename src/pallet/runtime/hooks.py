@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from pallet import fastjson
 from pallet.errors import RuntimeFailure
 
@@ -29,16 +31,26 @@ def run_hooks(config: dict[str, object], kind: str, state: dict[str, object]) ->
         timeout = hook.get("timeout")
         where = f"hooks.{kind}[{i}] {path}"
         try:
-            proc = subprocess.run(
-                args, executable=path, input=data, env=env, capture_output=True,
-                timeout=float(timeout) if timeout else None, close_fds=True,
+            proc = subprocess.Popen(
+                args, executable=path, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                env=env, close_fds=True, start_new_session=True,
             )
-        except subprocess.TimeoutExpired:
-            raise RuntimeFailure(f"{where} did not finish within its timeout of {timeout}s", step=kind) from None
         except OSError as exc:
             raise RuntimeFailure(f"{where} cannot be run: {exc.strerror}", step=kind, errno=exc.errno or 0) from None
+        try:
+            stdout, stderr = proc.communicate(data, timeout=float(timeout) if timeout else None)
+        except subprocess.TimeoutExpired:
+            # The hook and everything it started (its own session) go.
+            import signal
+
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            proc.communicate()
+            raise RuntimeFailure(f"{where} did not finish within its timeout of {timeout}s", step=kind) from None
         if proc.returncode != 0:
-            detail = (proc.stderr or proc.stdout or b"").decode(errors="replace").strip()
+            detail = (stderr or stdout or b"").decode(errors="replace").strip()
             status = f"exit status {proc.returncode}" if proc.returncode > 0 else f"signal {-proc.returncode}"
             raise RuntimeFailure(f"{where} failed with {status}" + (f": {detail}" if detail else ""), step=kind)
 

@@ -236,16 +236,19 @@ def start(root: str, cid: str) -> Container:
             deadline = time.monotonic() + 10
             data = b""
             while not data:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0 or not c.alive():
-                    raise RuntimeFailure(f"container {cid!r}: its init did not take the start signal", step="start")
-                ready, _, _ = select.select([fd], [], [], min(remaining, 0.2))
+                # Read first: a fast process may have taken the start, exec'd and exited already.
+                ready, _, _ = select.select([fd], [], [], 0.2)
                 if ready:
                     data = os.read(fd, 1)
-                    if not data and not c.alive():
-                        raise RuntimeFailure(f"container {cid!r}: its init exited before start", step="start")
-                    if not data:
-                        time.sleep(0.001)
+                    if data:
+                        break
+                if not c.alive():
+                    raise RuntimeFailure(f"container {cid!r}: its init exited before it took the start signal",
+                                         step="start")
+                if time.monotonic() > deadline:
+                    raise RuntimeFailure(f"container {cid!r}: its init did not take the start signal", step="start")
+                if ready:
+                    time.sleep(0.001)
         finally:
             os.close(fd)
         os.unlink(fifo)

@@ -43,7 +43,7 @@ def preload(setup: Setup) -> None:
     import resource  # noqa: F401
 
     import pallet._linux.host  # noqa: F401
-    from pallet.runtime import hooks
+    from pallet.runtime import hooks, log  # noqa: F401
     from pallet.runtime.rootfs import devices, finalize, mounts  # noqa: F401
 
     if setup.terminal:
@@ -307,6 +307,14 @@ def prepare_process(
     gid = int(user.get("gid", 0))
     extra = [int(g) for g in user.get("additionalGids") or []]
     caps = setup.caps
+    seccomp = setup.seccomp
+    notify = seccomp is not None and bool(getattr(seccomp, "has_notify", False))
+    early_seccomp = seccomp is not None and not process.get("noNewPrivileges")
+    if early_seccomp:
+        # Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: load it before privileges go
+        # (as runc does); the profile must then allow the remaining set-up calls.
+        step.name = "linux.seccomp"
+        _load_seccomp(seccomp, chan, notify)
     if caps is not None:
         from pallet.runtime import capabilities
 
@@ -352,16 +360,9 @@ def prepare_process(
     args = [str(a) for a in process.get("args") or []]  # type: ignore[attr-defined]
     env = _environ(process, uid)
     path = find_executable(args[0], env.get("PATH", DEFAULT_PATH))
-    seccomp = setup.seccomp
-    notify = seccomp is not None and bool(getattr(seccomp, "has_notify", False))
-    if notify:
-        from pallet.runtime import seccomp as seccomp_mod
-
+    if notify and not early_seccomp:
         step.name = "linux.seccomp"
-        listener = seccomp_mod.load_filter(seccomp)  # type: ignore[arg-type]
-        if listener is not None:
-            chan.send("seccomp_listener", fds=[listener])
-            os.close(listener)
+        _load_seccomp(seccomp, chan, notify)
     step.name = "close fds"
     _close_fds(setup.preserve_fds, keep=(chan.fileno(), setup.fifo_fd))
     chan.send("ready", pid=os.getpid())
@@ -377,14 +378,23 @@ def prepare_process(
         if hooks.has_hooks(setup.config, "startContainer"):
             step.name = "hooks.startContainer"
             hooks.run_hooks(setup.config, "startContainer", _state(setup, "running"))
-    if seccomp is not None and not notify:
-        from pallet.runtime import seccomp as seccomp_mod
-
-        seccomp_mod.load_filter(seccomp)  # type: ignore[arg-type]
+    if seccomp is not None and not notify and not early_seccomp:
+        step.name = "linux.seccomp"
+        _load_seccomp(seccomp, chan, notify)
     try:
         os.execve(path, args, env)
     except OSError as exc:
         _exec_failed(args[0], exc)
+
+
+def _load_seccomp(seccomp: object, chan: Channel, notify: bool) -> None:
+    from pallet.runtime import seccomp as seccomp_mod
+
+    listener = seccomp_mod.load_filter(seccomp)  # type: ignore[arg-type]
+    if listener is not None:
+        if notify:
+            chan.send("seccomp_listener", fds=[listener])
+        os.close(listener)
 
 
 def _exec_failed(name: str, exc: OSError) -> None:

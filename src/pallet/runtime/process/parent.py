@@ -35,6 +35,20 @@ def _reap(pid: int) -> int:
         return 0
 
 
+def _reap_if_ours(pid: int, timeout: float = 2.0) -> None:
+    import time
+
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            done, _ = os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if done or time.monotonic() > deadline:
+            return
+        time.sleep(0.002)
+
+
 def run_children(setup: Setup, sys: System, hooks_state: dict[str, object] | None = None) -> Started:
     """Fork the intermediate child and drive the protocol until the process is ready."""
     from pallet.runtime.process import init
@@ -63,6 +77,10 @@ def run_children(setup: Setup, sys: System, hooks_state: dict[str, object] | Non
                 except ProcessLookupError:
                     pass
         _reap(pid)
+        if started.pid > 0:
+            # As a subreaper (foreground run, exec) the killed process is our child: reap it, or its
+            # zombie keeps the container's PID namespace (and cgroup) from going away.
+            _reap_if_ours(started.pid)
         if started.console_fd >= 0:
             os.close(started.console_fd)
             started.console_fd = -1
@@ -79,11 +97,20 @@ def _drive(setup: Setup, chan: Channel, started: Started, ipid: int, hooks_state
         if not setup.is_exec:
             setup.cgroup.set(setup.resources)
     chan.send("go")
+    # Messages come from two processes (the intermediate and the init) on one socket, so the init's
+    # may overtake the intermediate's "init_pid": hold them back until the pid is known.
+    deferred: list[tuple[dict[str, object], list[int]]] = []
     while True:
-        msg, fds = chan.expect(
-            "userns", "init_pid", "hooks", "console", "seccomp_listener", "ready", who=who
-        )
+        if deferred and started.pid:
+            msg, fds = deferred.pop(0)
+        else:
+            msg, fds = chan.expect(
+                "userns", "init_pid", "hooks", "console", "seccomp_listener", "ready", who=who
+            )
         mtype = msg["type"]
+        if not started.pid and mtype in ("hooks", "console", "seccomp_listener", "ready"):
+            deferred.append((msg, fds))
+            continue
         if mtype == "userns":
             from pallet.runtime.namespaces import write_id_maps
 
@@ -123,6 +150,4 @@ def _drive(setup: Setup, chan: Channel, started: Started, ipid: int, hooks_state
                 for fd in fds:
                     os.close(fd)
         elif mtype == "ready":
-            if not started.pid:
-                started.pid = int(msg.get("pid", 0))  # type: ignore[call-overload]
             return
