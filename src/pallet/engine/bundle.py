@@ -35,52 +35,17 @@ def _write(path: str, text: str) -> None:
     os.replace(tmp, path)
 
 
-def _etc_files(engine: Engine, record: Record) -> None:
-    cid = record["Id"]
-    cfg = record["Config"]
-    hc = record["HostConfig"]
-    hostname = cfg.get("Hostname") or cid[:12]
-    _write(engine.store.path(cid, "hostname"), hostname + "\n")
-    hosts = ["127.0.0.1\tlocalhost", "::1\tlocalhost ip6-localhost ip6-loopback"]
-    ip = (record.get("NetworkSettings") or {}).get("IPAddress")
-    if ip:
-        hosts.append(f"{ip}\t{hostname}")
-    else:
-        hosts.append(f"127.0.0.1\t{hostname}")
-    for entry in hc.get("ExtraHosts") or []:
-        name, _, addr = entry.partition(":")
-        hosts.append(f"{addr}\t{name}")
-    _write(engine.store.path(cid, "hosts"), "\n".join(hosts) + "\n")
-    lines = []
-    if hc.get("Dns"):
-        lines += [f"nameserver {d}" for d in hc["Dns"]]
-    else:
-        try:
-            with open("/etc/resolv.conf") as f:
-                for line in f:
-                    parts = line.split()
-                    if parts[:1] == ["nameserver"] and len(parts) > 1 and not parts[1].startswith(("127.", "::1")):
-                        lines.append(line.rstrip())
-        except OSError:
-            pass
-    if hc.get("DnsSearch"):
-        lines.append("search " + " ".join(hc["DnsSearch"]))
-    if hc.get("DnsOptions"):
-        lines.append("options " + " ".join(hc["DnsOptions"]))
-    _write(engine.store.path(cid, "resolv.conf"), "\n".join(lines) + ("\n" if lines else ""))
-
-
 def prepare(engine: Engine, record: Record) -> str:
     """Mount the root filesystem and write the bundle; returns the bundle directory."""
     import json
 
-    from pallet.engine import images, specgen
+    from pallet.engine import images, networking, specgen
 
     cid = record["Id"]
     rootfs = rootfs_dir(engine, cid)
     bundle = engine.store.path(cid, "bundle")
     os.makedirs(bundle, exist_ok=True)
-    _etc_files(engine, record)
+    networking.setup(engine, record)  # netns, endpoints, ports; hosts, hostname, resolv.conf
     images.unmount_rootfs(rootfs)
     images.mount_rootfs(engine.root, cid, rootfs)
     try:
@@ -103,9 +68,10 @@ def prepare(engine: Engine, record: Record) -> str:
 
 
 def release(engine: Engine, record: Record) -> None:
-    from pallet.engine import images
+    from pallet.engine import images, networking
 
     images.unmount_rootfs(rootfs_dir(engine, record["Id"]))
+    networking.teardown(engine, record)
 
 
 def oom_killed(engine: Engine, record: Record) -> bool:

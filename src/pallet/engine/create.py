@@ -152,6 +152,9 @@ def create_container(engine: Engine, config: Record, hostconfig: Record, name: s
     argv = list(cfg.get("Entrypoint") or []) + list(cfg.get("Cmd") or [])
     if not argv:
         raise ConfigError("no command specified")
+    from pallet.engine.networking import check_create
+
+    endpoints = check_create(engine, cfg, hostconfig, (config.get("_NetworkingConfig") or {}).get("EndpointsConfig"))
     cid = engine.store.new_id()
     cfg.setdefault("Hostname", "")
     if not cfg["Hostname"]:
@@ -196,7 +199,7 @@ def create_container(engine: Engine, config: Record, hostconfig: Record, name: s
             "HostConfig": hostconfig,
             "NetworkSettings": {"Bridge": "", "SandboxID": "", "Ports": {}, "IPAddress": "", "Gateway": "",
                                 "MacAddress": "", "Networks": {}},
-            "Pallet": {"ImageName": config.get("Image"), "StopRequested": False},
+            "Pallet": {"ImageName": config.get("Image"), "StopRequested": False, "Endpoints": endpoints},
         }
         record["State"]["FinishedAt"] = ZERO_TIME
         engine.store.write(record)

@@ -129,6 +129,12 @@ class NetworkStore(NetworkBase):
         if wait:
             links.wait_gone(veths)
 
+    def check_publish(self, publish: Sequence[Binding], container_id: str = "") -> None:
+        """ConflictError if a fixed host port of ``publish`` is taken, as attach() would raise; reserves nothing."""
+        state = self._snapshot()
+        ports.allocate(list(publish), [b for cid, e in state["endpoints"].items() if cid != container_id
+                                       for b in e["ports"]])
+
     def settings(self, container_id: str) -> dict[str, Any]:
         """docker's NetworkSettings of an attached container (empty ones if it is not attached)."""
         return self._settings(self._snapshot(), container_id)
@@ -185,6 +191,11 @@ class NetworkStore(NetworkBase):
         else:
             rng = addr.parse_cidr(ipam["IPRange"]) if ipam.get("IPRange") else None
             found = addr.next_free(subnet, set(holders) | {gw}, rng)
+            if req.get("prefer"):  # the address of an earlier start (restart keeps it when it is free)
+                want = addr.ip_to_int(req["prefer"], "the container's earlier address")
+                if addr.contains(rng or subnet, want) and addr.contains(subnet, want) and want not in holders \
+                        and want not in (gw, subnet[0], subnet[0] + addr.size(subnet) - 1):
+                    found = want
             if found is None:
                 raise ConflictError(f"no free address left in network {rec['Name']} ({ipam['Subnet']})")
             value = found

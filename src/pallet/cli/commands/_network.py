@@ -25,8 +25,3 @@ def key_values(items: list[str] | None, flag: str) -> dict[str, str]:
         out[key] = value if sep else ""
     return out
 
-
-def container(ctx: Context, ref: str) -> tuple[str, str, int]:
-    """(id, name, pid) of a container, for connect/disconnect/port."""
-    record = ctx.engine().get(ref)
-    return str(record["Id"]), str(record.get("Name", "")).lstrip("/"), int(record.get("State", {}).get("Pid") or 0)

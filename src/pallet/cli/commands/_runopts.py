@@ -86,6 +86,7 @@ def add_run_flags(p: argparse.ArgumentParser, *, create: bool = True) -> None:
         a("--add-host", action="append", default=[], help="Add a custom host-to-IP mapping (host:ip)")
         a("--ip", help="IPv4 address (e.g., 172.30.100.104)")
         a("--mac-address", help="Container MAC address (e.g., 92:d0:c6:0a:29:33)")
+        a("--network-alias", action="append", default=[], help="Add network-scoped alias for the container")
         a("--expose", action="append", default=[], help="Expose a port or a range of ports")
     a("--restart", help="Restart policy to apply when a container exits")
     a("-m", "--memory", help="Memory limit")
@@ -164,6 +165,14 @@ def resource_fields(args: argparse.Namespace) -> dict[str, Any]:
     if args.restart is not None:
         hc["RestartPolicy"] = parse_restart(args.restart)
     return hc
+
+
+def _port_bindings(specs: list[str]) -> dict[str, Any]:
+    if not specs:
+        return {}
+    from pallet.engine.networking import port_bindings
+
+    return port_bindings(specs)
 
 
 def _negative(flag: str, value: str) -> int:
@@ -293,7 +302,14 @@ def build(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Any]]:
     if args.stop_timeout is not None:
         config["StopTimeout"] = args.stop_timeout
     if args.expose:
-        config["ExposedPorts"] = {(p if "/" in p else p + "/tcp"): {} for p in args.expose}
+        from pallet.network.ports import parse_expose
+
+        config["ExposedPorts"] = {key: {} for p in args.expose for key in parse_expose(p)}
+    if args.network or args.ip or args.mac_address or args.network_alias:
+        from pallet.engine.networking import endpoint_config
+
+        config["_NetworkingConfig"] = {"EndpointsConfig": {args.network or "default": endpoint_config(
+            args.network_alias, args.ip or "", args.mac_address or "")}}
     mounts = _volumes(args)
     config["_Mounts"] = mounts
     if mounts:
@@ -326,7 +342,7 @@ def build(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Any]]:
         "Binds": [v for v in args.volume if ":" in v] or None,
         "LogConfig": {"Type": args.log_driver or "json-file", "Config": log_opts},
         "NetworkMode": args.network or "default",
-        "PortBindings": {},
+        "PortBindings": _port_bindings(args.publish),
         "RestartPolicy": {"Name": "no", "MaximumRetryCount": 0},
         "AutoRemove": bool(args.rm),
         "CapAdd": args.cap_add or None,

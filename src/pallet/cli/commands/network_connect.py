@@ -1,4 +1,4 @@
-"""`pallet network connect`: put a running container on one more network."""
+"""`pallet network connect`: put a container on one more network (now if it runs, and at every start)."""
 
 from __future__ import annotations
 
@@ -17,11 +17,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace, ctx: Context) -> int:
-    from pallet.cli.commands._network import container, store
-    from pallet.errors import StateError
+    from pallet.engine.networking import connect
 
-    cid, name, pid = container(ctx, args.container)
-    if not pid:
-        raise StateError(f"container {args.container} is not running: start it before connecting it")
-    store(ctx).connect(args.network, cid, pid, name=name, aliases=args.alias, ip=args.ip)
+    connect(ctx.engine(), args.container, args.network, aliases=args.alias, ip=args.ip)
     return 0

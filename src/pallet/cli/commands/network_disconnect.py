@@ -16,8 +16,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace, ctx: Context) -> int:
-    from pallet.cli.commands._network import container, store
+    from pallet.engine.networking import disconnect
 
-    cid, _name, _pid = container(ctx, args.container)
-    store(ctx).disconnect(args.network, cid)
+    disconnect(ctx.engine(), args.container, args.network, force=args.force)
     return 0

@@ -32,10 +32,7 @@ def lines(ports: dict[str, list[dict[str, str]] | None], private: str = "") -> l
 
 
 def run(args: argparse.Namespace, ctx: Context) -> int:
-    from pallet.cli.commands._network import container, store
-
-    cid, _name, _pid = container(ctx, args.container)
-    ports = store(ctx).settings(cid)["Ports"]
+    ports = (ctx.engine().get(args.container).get("NetworkSettings") or {}).get("Ports") or {}
     for line in lines(ports, args.private):
         print(line)
     return 0

@@ -54,24 +54,9 @@ def system_cpu_ns() -> int:
     return sum(int(x) for x in fields) * 10_000_000  # USER_HZ 100 -> ns
 
 
-def net_io(pid: int) -> tuple[int, int]:
-    rx = tx = 0
-    try:
-        with open(f"/proc/{pid}/net/dev") as f:
-            for line in f.readlines()[2:]:
-                name, _, rest = line.partition(":")
-                if name.strip() == "lo":
-                    continue
-                v = rest.split()
-                rx += int(v[0])
-                tx += int(v[8])
-    except OSError:
-        pass
-    return rx, tx
-
-
 def sample(engine: Engine, record: dict[str, Any]) -> dict[str, Any] | None:
     from pallet.engine import bundle
+    from pallet.engine.networking import net_io
     from pallet.runtime.cgroups import new_manager
 
     if not record["State"]["Running"]:
@@ -81,7 +66,7 @@ def sample(engine: Engine, record: dict[str, Any]) -> dict[str, Any] | None:
     except Exception:
         return None
     return {"cpu": st.cpu.usage_total, "system": system_cpu_ns(), "mem": st.memory, "pids": st.pids.current,
-            "blkio": st.blkio, "net": net_io(int(record["State"]["Pid"]))}
+            "blkio": st.blkio, "net": net_io(engine, record)}
 
 
 def row(record: dict[str, Any], pre: dict[str, Any] | None, cur: dict[str, Any] | None, trunc: bool) -> dict[str, Any]:
