@@ -104,7 +104,19 @@ def _split_global(argv: list[str]) -> tuple[list[str], list[str]]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
+    if argv is None:
+        # The command line: once the work is done, exit without the interpreter's teardown
+        # (milliseconds of freeing objects that the kernel frees at once anyway).
+        rc = _main(sys.argv[1:])
+        try:
+            sys.stdout.flush()
+            sys.stderr.flush()
+        finally:
+            os._exit(rc)
+    return _main(argv)
+
+
+def _main(argv: list[str]) -> int:
     from pallet.runtime import log
 
     try:
@@ -115,7 +127,7 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         if gvals["help"] or not rest or rest[0] == "help":
             if len(rest) > 1 and rest[0] == "help":
-                return main([*gargs, rest[1], "--help"])
+                return _main([*gargs, rest[1], "--help"])
             sys.stdout.write(_main_help())
             return 0 if gvals["help"] or rest else 1
         g = GlobalOptions(gvals)

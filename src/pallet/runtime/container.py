@@ -97,5 +97,5 @@ class Container:
         state["owner"] = ""
         return state
 
-    def save(self) -> None:
-        statedir.write_json_atomic(os.path.join(self.dir, statedir.STATE_FILE), self.data)
+    def save(self, durable: bool = True) -> None:
+        statedir.write_json_atomic(os.path.join(self.dir, statedir.STATE_FILE), self.data, durable=durable)

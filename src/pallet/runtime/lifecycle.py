@@ -7,13 +7,16 @@ fails undoes what it made: no state directory, mount, cgroup or process is left 
 from __future__ import annotations
 
 import os
-import signal
 import time
 
 from pallet import fastjson
 from pallet.errors import ConfigError, NotFoundError, RuntimeFailure, StateError
 from pallet.runtime import statedir
 from pallet.runtime.container import Container
+
+# Signal numbers without the signal module (it imports enum: milliseconds on every start).
+SIGKILL = 9
+_NOT_FORWARDED = (9, 17, 19, 23, 28)  # SIGKILL, SIGCHLD, SIGSTOP, SIGURG, SIGWINCH
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -135,7 +138,7 @@ def container_resources(linux: dict[str, object]) -> dict[str, object]:
 
 def create(
     root: str, cid: str, bundle: str, opts: CreateOptions | None = None, *, sys: System | None = None,
-    keep_console: bool = False,
+    keep_console: bool = False, durable: bool = True,
 ) -> tuple[Container, Started]:
     """Create a container: set up everything, leave its init waiting for start.
 
@@ -189,7 +192,7 @@ def create(
             "cgroup": manager.to_dict(),
             "config": config,
         }
-        container.save()
+        container.save(durable)
         if started.console_fd >= 0 and not keep_console:
             from pallet.runtime.console import send_to_socket
 
@@ -202,7 +205,7 @@ def create(
     except BaseException:
         if started is not None and started.pid:
             try:
-                os.kill(started.pid, signal.SIGKILL)
+                os.kill(started.pid, SIGKILL)
             except ProcessLookupError:
                 pass
         if made_cgroup:
@@ -266,6 +269,8 @@ def start(root: str, cid: str) -> Container:
 
 def parse_signal(value: str) -> int:
     """A signal by number or name (KILL, SIGKILL, sigkill)."""
+    import signal
+
     text = value.strip()
     if text.isdigit():
         num = int(text)
@@ -295,7 +300,7 @@ def kill(root: str, cid: str, sig: int, *, all_processes: bool = False) -> None:
         cg = c.cgroup()
         if cg is not None:
             cg.signal_all(sig)  # type: ignore[attr-defined]
-            if status == "paused" and sig != signal.SIGKILL:
+            if status == "paused" and sig != SIGKILL:
                 return
             return
     try:
@@ -337,9 +342,9 @@ def delete(root: str, cid: str, *, force: bool = False) -> None:
             if cg is not None:
                 if status == "paused":
                     cg.thaw()  # type: ignore[attr-defined]
-                cg.signal_all(signal.SIGKILL)  # type: ignore[attr-defined]
+                cg.signal_all(SIGKILL)  # type: ignore[attr-defined]
             try:
-                os.kill(c.pid, signal.SIGKILL)
+                os.kill(c.pid, SIGKILL)
             except ProcessLookupError:
                 pass
             if not _wait_dead(c):
@@ -383,8 +388,9 @@ def exit_status(status: int) -> int:
 
 def forward_signals(pid: int) -> None:
     """From now on, every signal this process gets is passed on to ``pid``."""
-    forwarded = [s for s in signal.Signals if s not in (signal.SIGKILL, signal.SIGSTOP, signal.SIGCHLD,
-                                                        signal.SIGWINCH, signal.SIGURG)]
+    import _signal
+
+    forwarded = [s for s in range(1, _signal.NSIG) if s not in _NOT_FORWARDED]
     # Orphans of the container reparent to us: reap them too, until the container's process is done.
 
     def forward(sig: int, _frame: object) -> None:
@@ -395,7 +401,7 @@ def forward_signals(pid: int) -> None:
 
     for s in forwarded:
         try:
-            signal.signal(s, forward)
+            _signal.signal(s, forward)
         except (OSError, ValueError):
             pass
 
@@ -427,7 +433,9 @@ def run(root: str, cid: str, bundle: str, opts: CreateOptions | None = None, *, 
     opts = opts or CreateOptions()
     if not detach:
         set_child_subreaper(True)
-    _container, started = create(root, cid, bundle, opts, keep_console=not detach and not opts.console_socket)
+    # A foreground container's state lives as long as this process: no need to fsync it.
+    _container, started = create(root, cid, bundle, opts, keep_console=not detach and not opts.console_socket,
+                                 durable=detach)
     if not detach:
         # Before start: a signal that comes as soon as the process runs must reach it too.
         forward_signals(started.pid)

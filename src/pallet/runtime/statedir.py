@@ -33,12 +33,13 @@ def make_container_dir(root: str, cid: str) -> str:
     return path
 
 
-def write_json_atomic(path: str, data: object, mode: int = 0o600) -> None:
+def write_json_atomic(path: str, data: object, mode: int = 0o600, durable: bool = True) -> None:
     tmp = f"{path}.tmp{os.getpid()}"
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, mode)
     try:
         os.write(fd, fastjson.dumps(data).encode())
-        os.fsync(fd)
+        if durable:
+            os.fsync(fd)
     finally:
         os.close(fd)
     os.rename(tmp, path)

@@ -17,6 +17,7 @@ The protocol of ``create`` (P = the runtime, I = the intermediate child, C = the
                        createRuntime hooks, then answers hooks_done
     P->C   hooks_done
     C->P   console     with one fd: the pty master (process.terminal)
+    C->P   seccomp_listener  with one fd: the seccomp notify listener (listenerPath)
     C->P   ready       everything is set up: C now waits on exec.fifo for ``start``
     any    error       ``message``, ``step``, ``errno``, ``exit_code``: the sender failed
     =====  ==========  =================================================================
@@ -27,8 +28,8 @@ The socket module itself is not imported (it costs an enum import at start); _so
 from __future__ import annotations
 
 import _socket
-import array
 import os
+import sys
 
 from pallet import fastjson
 from pallet.errors import CommandNotFound, CommandNotInvokable, RuntimeFailure
@@ -57,7 +58,8 @@ class Channel:
         fields["type"] = mtype
         data = fastjson.dumps(fields).encode()
         if fds:
-            anc = [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, array.array("i", fds).tobytes())]
+            packed = b"".join(fd.to_bytes(4, sys.byteorder, signed=True) for fd in fds)
+            anc = [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, packed)]
             self.sock.sendmsg([data], anc)
         else:
             self.sock.send(data)
@@ -68,9 +70,9 @@ class Channel:
         fds: list[int] = []
         for level, kind, payload in anc:
             if level == _socket.SOL_SOCKET and kind == _socket.SCM_RIGHTS:
-                arr = array.array("i")
-                arr.frombytes(payload[: len(payload) - len(payload) % arr.itemsize])
-                fds.extend(arr)
+                # (array would do this, but it imports collections: milliseconds at every start)
+                for i in range(0, len(payload) - len(payload) % 4, 4):
+                    fds.append(int.from_bytes(payload[i : i + 4], sys.byteorder, signed=True))
         for fd in fds:
             os.set_inheritable(fd, False)
         if not data:

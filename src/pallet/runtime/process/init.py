@@ -75,16 +75,18 @@ def intermediate(setup: Setup, chan: Channel, sys: System) -> None:
     """The first child: namespaces, then fork the init.  Never returns."""
     step = Step()
     try:
+        # Import what the init needs while the parent moves us into the cgroup (the kernel makes
+        # the first write to a v1 cgroup.procs wait for a grace period: milliseconds).
+        preload(setup)
+        from pallet.runtime import namespaces
+
         step.name = "wait for the parent"
         chan.expect("go", who="pallet-runtime")
         prctl.set_dumpable(False)
-        from pallet.runtime import namespaces
-
         plan = setup.ns
         assert plan is not None
         step.name = "join namespaces"
         namespaces.join(sys, namespaces.open_joins(plan))
-        preload(setup)
         if plan.new_user:
             step.name = "create the user namespace"
             sys.unshare(c.CLONE_NEWUSER)
@@ -485,10 +487,10 @@ def exec_child(setup: Setup, chan: Channel, sys: System) -> None:
     """A process joining a running container (pallet-runtime exec).  Never returns."""
     step = Step()
     try:
+        preload(setup)
         step.name = "wait for the parent"
         chan.expect("go", who="pallet-runtime")
         prctl.set_dumpable(False)
-        preload(setup)
         step.name = "join the container's namespaces"
         if setup.join_flags:
             sys.setns(setup.join_pidfd, setup.join_flags)

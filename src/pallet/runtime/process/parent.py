@@ -7,7 +7,6 @@ See pallet.runtime.process.channel for the protocol.  If anything fails, what wa
 from __future__ import annotations
 
 import os
-import signal
 
 from pallet.errors import RuntimeFailure
 from pallet.runtime.process.channel import Channel
@@ -73,7 +72,7 @@ def run_children(setup: Setup, sys: System, hooks_state: dict[str, object] | Non
         for p in (started.pid, pid):
             if p > 0:
                 try:
-                    os.kill(p, signal.SIGKILL)
+                    os.kill(p, 9)  # SIGKILL (the signal module costs an enum import)
                 except ProcessLookupError:
                     pass
         _reap(pid)
