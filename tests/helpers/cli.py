@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import itertools
+import json
 import os
 import subprocess
 import sys
 import time
+import zlib
 from pathlib import Path
 
-from tests.helpers.leaks import TEST_CGROUP_PARENT
+from tests.helpers.leaks import SESSION_TAG, TEST_CGROUP_PARENT
 
+_stores = itertools.count()
+_OCTET = 100 + zlib.crc32(SESSION_TAG.encode() + b"cli-default") % 100
 PALLET = [sys.executable, "-m", "pallet.cli.main"]
 _BIN = Path(sys.executable).with_name("pallet")
 if _BIN.exists():
@@ -25,6 +30,12 @@ class Pallet:
         self.env = dict(os.environ, PALLET_CGROUP_PARENT=TEST_CGROUP_PARENT)
         self.env.pop("PALLET_ROOT", None)
         self.env.pop("PALLET_RUNROOT", None)
+        # Host-global network names of this store only (never the default pallet0 bridge or table).
+        n = next(_stores)
+        (self.root / "networks").mkdir(parents=True, exist_ok=True)
+        (self.root / "networks" / "config.json").write_text(json.dumps({
+            "bridge": f"{SESSION_TAG}d{n}", "bridge_prefix": f"{SESSION_TAG}d{n % 100:02d}",
+            "table": f"{SESSION_TAG}_d{n}", "pools": [[f"10.{_OCTET}.0.0/16", 24]], "veth_prefix": SESSION_TAG}))
 
     def argv(self, *args: str) -> list[str]:
         return [*PALLET, "--root", str(self.root), "--runroot", str(self.runroot), *args]
@@ -55,3 +66,7 @@ class Pallet:
         deadline = time.monotonic() + 5
         while (self.runroot / "monitor.sock").exists() and time.monotonic() < deadline:
             time.sleep(0.05)
+        if (self.root / "networks" / "state.json").exists():
+            from pallet.network import NetworkStore
+
+            NetworkStore(str(self.root), str(self.runroot)).reset()
