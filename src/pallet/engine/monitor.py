@@ -10,8 +10,10 @@ child subreaper, so that the init of every container it launches becomes its chi
 container's output into its json-file log, reaps it, records its exit (``Engine.on_exit``), applies
 the restart policy and ``--rm``, and exits when it has had nothing to watch for a short while.
 
-Protocol: one JSON line per connection, ``{"op": "start", "id": ID}``; the answer is one JSON line,
-``{"ok": true, "pid": PID}`` or ``{"ok": false, "error": MESSAGE, "exit_code": N}``.  A client whose
+Protocol: one JSON line per connection, ``{"op": "start", "id": ID}`` or ``{"op": "exec", "id": ID,
+"process": PROCESS_FILE}`` (``exec -d``: the supervisor runs it, so that it is the parent that reaps
+it, and stays up while it runs); the answer is one JSON line, ``{"ok": true, "pid": PID}`` or
+``{"ok": false, "error": MESSAGE, "exit_code": N}``.  A client whose
 connection is closed without an answer retries with a new supervisor (the old one was exiting).
 """
 
@@ -102,6 +104,7 @@ class Supervisor:
         self.streams: dict[int, tuple[str, str]] = {}  # fd -> (container id, stream)
         self.writers: dict[str, object] = {}
         self.pending: dict[str, float] = {}  # container id -> time of its restart
+        self.execs: set[int] = set()  # pids of detached exec processes
         self.idle_since = time.monotonic()
 
     def serve(self, listener: socket.socket) -> None:
@@ -127,7 +130,7 @@ class Supervisor:
                     self._read(int(key.fd))
             self._reap()
             self._restarts()
-            if self.containers or self.pending or self.streams:
+            if self.containers or self.pending or self.streams or self.execs:
                 self.idle_since = time.monotonic()
             elif time.monotonic() - self.idle_since > IDLE_EXIT:
                 # Stop taking requests first; a client that connected but got no answer retries.
@@ -148,9 +151,12 @@ class Supervisor:
                 data += chunk
             msg = json.loads(data)
             try:
-                if msg.get("op") != "start":
+                if msg.get("op") == "start":
+                    pid = self.launch(str(msg["id"]))
+                elif msg.get("op") == "exec":
+                    pid = self.exec_detached(str(msg["id"]), str(msg["process"]))
+                else:
                     raise ValueError(f"unknown op {msg.get('op')!r}")
-                pid = self.launch(str(msg["id"]))
                 answer: dict[str, object] = {"ok": True, "pid": pid}
             except PalletError as exc:
                 answer = {"ok": False, "error": str(exc), "exit_code": exc.exit_code}
@@ -203,6 +209,23 @@ class Supervisor:
             self.sel.register(fd, selectors.EVENT_READ, "stream")
         return pid
 
+    def exec_detached(self, cid: str, process_file: str) -> int:
+        """``exec -d``: run the process in the container as our child; its pid."""
+        record = self.engine.store.read(cid)
+        rt = self.engine.runtime(record["HostConfig"].get("Runtime") or self.engine.default_runtime())
+        pid_file = os.path.join(self.engine.rundir(cid), f"exec-{os.getpid()}-{time.monotonic_ns()}.pid")
+        try:
+            rt.exec(cid, process_file, detach=True, pid_file=pid_file)
+            with open(pid_file) as f:
+                pid = int(f.read().strip())
+        finally:
+            try:
+                os.unlink(pid_file)
+            except FileNotFoundError:
+                pass
+        self.execs.add(pid)
+        return pid
+
     def _read(self, fd: int) -> bool:
         """Copy what is in ``fd`` to its log; False when nothing more is there now."""
         cid, stream = self.streams[fd]
@@ -233,6 +256,7 @@ class Supervisor:
                 return
             if pid == 0:
                 return
+            self.execs.discard(pid)
             cid = self.containers.pop(pid, None)
             if cid is not None:
                 self._exited(cid, status)

@@ -2,8 +2,10 @@
 
 ``OCIRuntime(binary, state_root)`` drives ``runc``, ``crun``, ``pallet-runtime`` or any binary with
 runc's command line (create --bundle --pid-file --console-socket, start, state, kill, delete, pause,
-resume, exec, update).  ``for_name("runc" | "crun" | "pallet" | "/path")`` picks the binary; the state
-of each runtime lives in ``<runroot>/runtime/<name>`` so several stores never share it.
+resume, exec, update); the state of each runtime lives in ``<runroot>/runtime/<name>`` so several
+stores never share it.  ``open_runtime(name, runroot)`` picks the implementation: ``pallet`` (the
+default) is pallet.engine.inprocess.InProcessRuntime, the runtime library called in this process;
+``pallet-runtime``, ``runc``, ``crun`` or a path is an OCIRuntime over that binary.
 
 Errors of the runtime come back as RuntimeFailure carrying the runtime's own message (read from its
 JSON log), or CommandNotFound (127) / CommandNotInvokable (126) when the container's executable is
@@ -22,7 +24,19 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-KNOWN = ("pallet", "runc", "crun")
+    from pallet.engine.inprocess import InProcessRuntime
+
+KNOWN = ("pallet", "pallet-runtime", "runc", "crun")
+DEFAULT = "pallet"
+
+
+def open_runtime(name: str, runroot: str) -> OCIRuntime | InProcessRuntime:
+    """The runtime ``name``: in-process for ``pallet``, else the binary; ConfigError if unknown."""
+    if name == "pallet":
+        from pallet.engine.inprocess import InProcessRuntime
+
+        return InProcessRuntime(runroot)
+    return OCIRuntime(name, runroot)
 
 
 def _pallet_runtime() -> str:
@@ -34,7 +48,7 @@ def _pallet_runtime() -> str:
 
 def resolve_binary(name: str) -> str:
     """The path of runtime ``name`` (pallet, runc, crun or a path); ConfigError naming it if missing."""
-    if name == "pallet":
+    if name in ("pallet", "pallet-runtime"):
         path = _pallet_runtime()
     elif "/" in name:
         path = name
@@ -139,6 +153,19 @@ class OCIRuntime:
 
     def update(self, cid: str, resources_file: str) -> None:
         self._run(["update", "--resources", resources_file, cid], cid=cid)
+
+    def exec(self, cid: str, process_file: str, *, detach: bool = False, tty: bool = False,
+             interactive: bool = False, pid_file: str = "") -> int:
+        """Run the process of ``process_file`` in the container; its exit code (0 when detached)."""
+        import subprocess
+
+        argv = self.exec_argv(cid, process_file, detach=detach, tty=tty, pid_file=pid_file or None)
+        stdin = None if (interactive or tty) and not detach else subprocess.DEVNULL
+        out = subprocess.DEVNULL if detach else None
+        code = subprocess.run(argv, stdin=stdin, stdout=out, stderr=out if detach else None).returncode
+        if detach and code != 0:
+            raise RuntimeFailure(f"{self.name} exec --detach in container {cid} failed with exit status {code}")
+        return 126 if code == 255 else code
 
     def exec_argv(
         self,

@@ -23,6 +23,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
+    from pallet.engine.inprocess import InProcessRuntime
     from pallet.engine.runtimes import OCIRuntime
 
     Record = dict[str, Any]
@@ -66,20 +67,20 @@ class Engine:
         self.root = os.path.abspath(root)
         self.runroot = os.path.abspath(runroot)
         self.store = ContainerStore(self.root)
-        self._runtimes: dict[str, OCIRuntime] = {}
+        self._runtimes: dict[str, OCIRuntime | InProcessRuntime] = {}
 
     # -- configuration -------------------------------------------------------------------------
     def cgroup_parent(self) -> str:
         return os.environ.get("PALLET_CGROUP_PARENT") or DEFAULT_CGROUP_PARENT
 
     def default_runtime(self) -> str:
-        return os.environ.get("PALLET_RUNTIME") or "runc"
+        return os.environ.get("PALLET_RUNTIME") or "pallet"
 
-    def runtime(self, name: str) -> OCIRuntime:
+    def runtime(self, name: str) -> OCIRuntime | InProcessRuntime:
         if name not in self._runtimes:
-            from pallet.engine.runtimes import OCIRuntime
+            from pallet.engine.runtimes import open_runtime
 
-            self._runtimes[name] = OCIRuntime(name, self.runroot)
+            self._runtimes[name] = open_runtime(name, self.runroot)
         return self._runtimes[name]
 
     def rundir(self, cid: str) -> str:

@@ -263,7 +263,10 @@ def generate(record: dict, rootfs: str, *, cgroups_path: str, container_dir: str
     for name in ("hosts", "hostname", "resolv.conf"):
         path = os.path.join(container_dir, name)
         if os.path.exists(path):
-            mounts.append({"destination": "/etc/" + name, "type": "bind", "source": path, "options": ["rbind", "rprivate"]})
+            # "rw" makes the runtime remount the bind, and so apply "rprivate" to the new mount
+            # (pallet.runtime applied propagation of a bind with no remount to the mount below it).
+            mounts.append({"destination": "/etc/" + name, "type": "bind", "source": path,
+                           "options": ["rbind", "rprivate", "rw"]})
     mounts += _volume_mounts(record, volumes_dir)
     if hc.get("Init"):
         mounts.append({"destination": INIT_PATH, "type": "bind", "source": init_binary(), "options": ["bind", "ro"]})

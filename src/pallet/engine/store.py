@@ -111,6 +111,9 @@ class ContainerLock:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        # Unlock explicitly: a child forked while the lock was held (the in-process runtime's
+        # container init, until it execs) shares the open file description and would keep it.
+        fcntl.flock(self.fd, fcntl.LOCK_UN)
         os.close(self.fd)
         self.fd = -1
 

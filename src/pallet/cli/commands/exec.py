@@ -27,7 +27,6 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace, ctx: Context) -> int:
     import json
-    import subprocess
 
     from pallet.engine import bundle, specgen
     from pallet.errors import ConfigError, ConflictError
@@ -49,7 +48,7 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     for item in args.env:
         env[item.partition("=")[0]] = item
     process["env"] = list(env.values())
-    process["terminal"] = bool(args.tty)
+    process["terminal"] = bool(args.tty) and not args.detach  # nobody would read a detached pty
     if args.workdir:
         process["cwd"] = args.workdir
     if args.user:
@@ -65,13 +64,16 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     with open(pfile, "w") as f:
         json.dump(process, f)
     rt = engine.runtime(record["HostConfig"].get("Runtime") or engine.default_runtime())
-    argv = rt.exec_argv(cid, pfile, detach=args.detach, tty=args.tty)
     try:
-        stdin = None if (args.interactive or args.tty) else subprocess.DEVNULL
-        proc = subprocess.run(argv, stdin=stdin)
+        if args.detach:
+            # The store's supervisor runs it: the parent that reaps it when it exits.
+            from pallet.cli.commands.start import supervisor_request
+
+            supervisor_request(ctx, {"op": "exec", "id": cid, "process": pfile})
+            code = 0
+        else:
+            code = rt.exec(cid, pfile, detach=False, tty=args.tty, interactive=args.interactive)
     finally:
         os.unlink(pfile)
     engine.event(record, "exec_start", execID=str(os.getpid()))
-    if proc.returncode == 255:
-        return 126
-    return proc.returncode
+    return code

@@ -17,11 +17,16 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def start_detached(ctx: Context, cid: str) -> int:
     """Start ``cid`` under the store's supervisor; its pid."""
+    return supervisor_request(ctx, {"op": "start", "id": cid})
+
+
+def supervisor_request(ctx: Context, message: dict[str, str]) -> int:
+    """Ask the store's supervisor to start a container or a detached exec; the pid, or the error raised."""
     from pallet.engine.monitor import request
     from pallet.errors import PalletError, RuntimeFailure
 
     engine = ctx.engine()
-    answer = request(engine.root, engine.runroot, {"op": "start", "id": cid})
+    answer = request(engine.root, engine.runroot, message)
     if not answer.get("ok"):
         exc = RuntimeFailure(str(answer.get("error")))
         exc.exit_code = int(answer.get("exit_code", 125))
