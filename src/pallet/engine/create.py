@@ -24,8 +24,10 @@ if TYPE_CHECKING:
 MIN_MEMORY = 6 * 1024 * 1024
 
 
-def check_hostconfig(hc: Record) -> None:
-    """docker's checks of resource and policy values; ConfigError names the flag and the value."""
+def check_hostconfig(hc: Record, warnings: list[str] | None = None) -> None:
+    """docker's checks of resource and policy values; ConfigError names the flag and the value.
+
+    Settings the host cannot apply but docker accepts with a warning go to ``warnings``."""
     mem = int(hc.get("Memory") or 0)
     if mem < 0:
         raise ConfigError(f"invalid --memory {mem}: the memory limit must not be negative")
@@ -89,7 +91,7 @@ def check_hostconfig(hc: Record) -> None:
     from pallet.engine.specgen import resources, security_fields
 
     resources(hc)  # device paths and cgroup rules
-    security_fields(hc)  # capabilities, --security-opt values, the seccomp profile file
+    security_fields(hc, warnings=warnings)  # capabilities, --security-opt values, the seccomp profile file
     mode = hc.get("UsernsMode") or ""
     if mode not in ("", "host"):
         raise ConfigError(f"invalid --userns {mode!r}: allowed is 'host' (user namespace remapping is not configured)")
@@ -137,14 +139,16 @@ def merge_image(config: Record, image: ImageInfo) -> Record:
     return cfg
 
 
-def create_container(engine: Engine, config: Record, hostconfig: Record, name: str | None = None) -> Record:
-    """Create the container (not started); returns its record."""
+def create_container(engine: Engine, config: Record, hostconfig: Record, name: str | None = None,
+                     warnings: list[str] | None = None) -> Record:
+    """Create the container (not started); returns its record.  docker's create warnings (a
+    setting this host cannot apply and leaves out) are appended to ``warnings``."""
     from pallet.engine import images
     from pallet.engine.service import new_state
 
     if name:
         name = check_name(name)
-    check_hostconfig(hostconfig)
+    check_hostconfig(hostconfig, warnings)
     rt_name = hostconfig.get("Runtime") or engine.default_runtime()
     engine.runtime(rt_name)  # an unknown runtime fails here, before anything exists
     image = images.find_image(engine.root, config.get("Image") or "")

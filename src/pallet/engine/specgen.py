@@ -300,13 +300,16 @@ def generate(record: dict, rootfs: str, *, cgroups_path: str, container_dir: str
     }
 
 
-def security_fields(hc: dict, uid: int = 0) -> dict[str, dict[str, object]]:  # type: ignore[type-arg]
-    """Capabilities, no_new_privs, seccomp, masked paths and labels from pallet.engine.security."""
+def security_fields(hc: dict, uid: int = 0,  # type: ignore[type-arg]
+                    warnings: list[str] | None = None) -> dict[str, dict[str, object]]:
+    """Capabilities, no_new_privs, seccomp, masked paths and labels from pallet.engine.security;
+    what the host cannot apply (an AppArmor profile, an SELinux label) is appended to ``warnings``."""
     from pallet.engine.security.options import parse_security_opts as parse_opts
     from pallet.engine.security.options import security_config
 
     return security_config(parse_opts(hc.get("SecurityOpt") or []), privileged=bool(hc.get("Privileged")),
-                           cap_add=hc.get("CapAdd") or [], cap_drop=hc.get("CapDrop") or [], uid=uid)
+                           cap_add=hc.get("CapAdd") or [], cap_drop=hc.get("CapDrop") or [], uid=uid,
+                           warnings=warnings)
 
 
 INIT_PATH = "/sbin/docker-init"

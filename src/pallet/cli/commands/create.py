@@ -24,7 +24,10 @@ def create(args: argparse.Namespace, ctx: Context) -> str:
     from pallet.engine.create import create_container
 
     config, hostconfig = build(args)
-    record = create_container(ctx.engine(), config, hostconfig, args.name)
+    warnings: list[str] = []
+    record = create_container(ctx.engine(), config, hostconfig, args.name, warnings)
+    for warning in warnings:
+        ctx.warn(warning)
     cid: str = record["Id"]
     return cid
 
