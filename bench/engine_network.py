@@ -93,22 +93,50 @@ def podman_pair(pallet: list[str], base: str, n: int) -> None:
     if not shutil.which("podman"):
         print("podman: not installed")
         return
-    if subprocess.run(["podman", "image", "exists", "localhost/busybox:latest"]).returncode != 0:
+    loaded = subprocess.run(["podman", "image", "exists", "docker.io/library/busybox:latest"]).returncode != 0
+    if loaded:
         archive = os.path.join(base, "busybox.tar")
         subprocess.run([*pallet, "save", "-o", archive, "busybox"], check=True, capture_output=True)
         load = subprocess.run(["podman", "load", "-i", archive], capture_output=True, text=True)
         if load.returncode != 0:
             print(f"podman: cannot load busybox: {load.stderr.strip()[:200]}")
             return
-    image = "localhost/busybox:latest"
+    tables_before = _nft_tables()
+    image = "docker.io/library/busybox:latest"
     cmd = ["podman", "--runtime", "runc", "run", "--rm"]
+    # podman's default ulimits exceed this host's hard limits and its systemd cgroup manager is not
+    # usable here (FIELD-NOTES): a containers.conf of the bench's own, through CONTAINERS_CONF.
+    conf = os.path.join(base, "containers.conf")
+    with open(conf, "w") as f:
+        f.write('[containers]\ndefault_ulimits = ["nofile=1024:1024", "nproc=4096:4096"]\n[engine]\ncgroup_manager = "cgroupfs"\n')
+    os.environ["CONTAINERS_CONF"] = conf
     try:
         samples = interleaved({"podman --network none": [*cmd, "--network", "none", image, "true"],
                                "podman (default network)": [*cmd, image, "true"]}, n)
+        report(f"podman --runtime runc run --rm busybox true, median of {n}, interleaved:", samples,
+               "podman --network none")
     except SystemExit as e:
         print(f"podman: cannot run here: {e}")
-        return
-    report(f"podman, median of {n}:", samples, "podman --network none")
+    finally:
+        if loaded:
+            subprocess.run(["podman", "rmi", image], capture_output=True)
+        _drop_netavark_tables(tables_before)
+
+
+def _nft_tables() -> set[str]:
+    out = subprocess.run(["nft", "list", "tables"], capture_output=True, text=True).stdout
+    return {line.strip() for line in out.splitlines() if line.startswith("table ")}
+
+
+def _drop_netavark_tables(before: set[str]) -> None:
+    """Remove the iptables-nft tables podman's netavark made during the bench if they hold only its chains."""
+    for table in sorted(_nft_tables() - before):
+        family, name = table.split()[1:3]
+        text = subprocess.run(["nft", "list", "table", family, name], capture_output=True, text=True).stdout
+        chains = [line.split()[1] for line in text.splitlines() if line.strip().startswith("chain ")]
+        builtin = {"INPUT", "OUTPUT", "FORWARD", "PREROUTING", "POSTROUTING"}
+        if chains and all(c.startswith("NETAVARK") or c in builtin for c in chains):
+            subprocess.run(["nft", "delete", "table", family, name], capture_output=True)
 
 
 def main() -> int:
