@@ -54,6 +54,14 @@ def test_user_network_names_and_addresses(pallet: NetPallet) -> None:
     assert net["Gateway"] == f"{pallet.prefix}.10.1" and net["IPPrefixLen"] == 24
     assert net["Aliases"] == ["www"] and "srv" in net["DNSNames"]
     assert net["MacAddress"] == "02:42:" + ":".join(f"{int(x):02x}" for x in ip.split("."))
+    fixed = f"{pallet.prefix}.10.77"
+    out = pallet.out("run", "--rm", "--network", "appnet", "--ip", fixed, "--mac-address", "02:aa:bb:cc:dd:ee",
+                     "--add-host", "gw:host-gateway", "--add-host", "db:10.9.9.9", "--hostname", "fixedbox",
+                     *NO_DNS, "busybox", "sh", "-c", "ip -o link show eth0; ip -4 -o addr show eth0; cat /etc/hosts")
+    assert "link/ether 02:aa:bb:cc:dd:ee" in out and f"inet {fixed}/24" in out
+    assert f"{pallet.prefix}.10.1\tgw" in out and "10.9.9.9\tdb" in out and f"{fixed}\tfixedbox" in out
+    proc = pallet("run", "--rm", "--network", "appnet", "--ip", ip, "busybox", "true", check=False)
+    assert proc.returncode == 125 and f"--ip {ip} is already in use on network appnet by container srv" in proc.stderr
     pallet("rm", "-f", "srv")
     pallet("network", "rm", "appnet")
 

@@ -39,7 +39,7 @@ class NetPallet(Pallet):
             "bridge": f"{SESSION_TAG}n{n}", "bridge_prefix": f"{SESSION_TAG}{n:02d}-",
             "table": f"{SESSION_TAG}_n{n}", "pools": [[f"{self.prefix}.0.0/16", 24]], "veth_prefix": SESSION_TAG,
         }
-        (self.root / "networks").mkdir(parents=True)
+        (self.root / "networks").mkdir(parents=True, exist_ok=True)
         (self.root / "networks" / "config.json").write_text(json.dumps(self.config))
 
     def store_state(self) -> dict[str, Any]:
