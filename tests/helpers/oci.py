@@ -46,10 +46,12 @@ def make_config(args: list[str], **changes: Any) -> dict[str, Any]:
 
 
 def write_bundle(bundle: Path, rootfs: Path, config: dict[str, Any]) -> Path:
+    """A bundle whose root.path is the absolute path of ``rootfs`` (runc and crun take that too)."""
     bundle.mkdir(parents=True, exist_ok=True)
-    link = bundle / "rootfs"
-    if not link.exists():
-        link.symlink_to(rootfs) if rootfs != link else None
+    if isinstance(config.get("root"), dict):
+        config["root"]["path"] = str(rootfs)
+    if not is_pallet():
+        config["ociVersion"] = "1.0.2"  # Debian's crun accepts no other
     (bundle / "config.json").write_text(json.dumps(config, indent=1))
     return bundle
 

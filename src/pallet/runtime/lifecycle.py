@@ -410,11 +410,10 @@ def wait_foreground(pid: int, console_fd: int = -1) -> int:
     """Wait for ``pid`` (our child: we are a subreaper), forwarding signals; its exit code."""
     forward_signals(pid)
     if console_fd >= 0:
-        import threading
-
         from pallet.runtime.console import proxy
 
-        threading.Thread(target=proxy, args=(console_fd, pid), daemon=True).start()
+        # Copy between our terminal and the container's until its side of the pty closes.
+        proxy(console_fd, pid)
     while True:
         try:
             wpid, status = os.waitpid(-1, 0)

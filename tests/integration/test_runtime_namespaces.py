@@ -1,0 +1,100 @@
+"""Namespaces beyond the default set: time, cgroup, joined by path; and the foreground terminal."""
+
+from __future__ import annotations
+
+import os
+import pty
+import select
+import subprocess
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from tests.helpers.oci import Runtime, is_pallet, new_id
+
+Bundle = Callable[..., Path]
+
+
+def test_time_namespace_offsets(rt: Runtime, bundle: Bundle) -> None:
+    if not os.path.exists("/proc/self/ns/time"):
+        pytest.skip("this kernel has no time namespaces")
+
+    def edit(c: dict) -> None:
+        c["linux"]["namespaces"].append({"type": "time"})
+        c["linux"]["timeOffsets"] = {"boottime": {"secs": 86400 * 365, "nanosecs": 0}}
+
+    b = bundle(["cat", "/proc/uptime"], edit=edit)
+    inside = float(rt.run("run", "-b", str(b), new_id(), check=True).stdout.split()[0])
+    with open("/proc/uptime") as f:
+        host = float(f.read().split()[0])
+    assert inside - host > 86400 * 364
+
+
+def test_cgroup_namespace_shows_the_container_at_the_root(rt: Runtime, bundle: Bundle) -> None:
+    b = bundle(["sh", "-c", "cat /proc/self/cgroup; ls /sys/fs/cgroup"])
+    out = rt.run("run", "-b", str(b), new_id(), check=True).stdout.splitlines()
+    memory = [line for line in out if ":memory:" in line]
+    assert memory == ["%s:memory:/" % memory[0].split(":")[0]]
+    assert "memory" in out and "pids" in out
+
+
+def test_network_namespace_joined_by_path(rt: Runtime, bundle: Bundle, tmp_path: Path) -> None:
+    holder = subprocess.Popen(["unshare", "--net", "sh", "-c", "ip link add dummy7 type veth peer name dummy8; exec sleep 30"])
+    try:
+        deadline = time.monotonic() + 10
+        netns = f"/proc/{holder.pid}/ns/net"
+        while time.monotonic() < deadline:
+            if os.stat(netns).st_ino != os.stat("/proc/self/ns/net").st_ino:
+                out = subprocess.run(["nsenter", "--net=" + netns, "ip", "-o", "link"], capture_output=True, text=True)
+                if "dummy7" in out.stdout:
+                    break
+            time.sleep(0.02)
+
+        def edit(c: dict) -> None:
+            c["linux"]["namespaces"] = [n for n in c["linux"]["namespaces"] if n["type"] != "network"]
+            c["linux"]["namespaces"].append({"type": "network", "path": netns})
+
+        b = bundle(["ls", "/sys/class/net"], edit=edit)
+        out = rt.run("run", "-b", str(b), new_id(), check=True).stdout.split()
+        assert "dummy7" in out
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+@pytest.mark.skipif(not is_pallet(), reason="runc's foreground terminal handling differs in its output")
+def test_foreground_run_in_a_terminal_proxies_the_pty(rt: Runtime, bundle: Bundle) -> None:
+    def edit(c: dict) -> None:
+        c["process"]["terminal"] = True
+
+    b = bundle(["sh", "-c", "tty; read line; echo got:$line; exit 4"], edit=edit)
+    pid, master = pty.fork()
+    if pid == 0:
+        try:
+            os.execv(rt.binary, [rt.binary, "--root", str(rt.root), "run", "-b", str(b), new_id()])
+        finally:
+            os._exit(99)
+    data = b""
+    sent = False
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([master], [], [], 0.5)
+        if not ready:
+            continue
+        try:
+            chunk = os.read(master, 1024)
+        except OSError:
+            break
+        if not chunk:
+            break
+        data += chunk
+        if not sent and b"/dev/" in data:
+            os.write(master, b"hello\r")
+            sent = True
+    os.close(master)
+    _, status = os.waitpid(pid, 0)
+    text = data.decode(errors="replace")
+    assert "/dev/console" in text or "/dev/pts/" in text
+    assert "got:hello" in text
+    assert os.waitstatus_to_exitcode(status) == 4

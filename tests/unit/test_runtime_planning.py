@@ -1,0 +1,164 @@
+"""Namespace and mount planning, checked against the recording fake of the system calls (no root)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from pallet._linux import consts as c
+from pallet._linux.system import RecordingSystem
+from pallet.errors import ConfigError
+from pallet.runtime import namespaces
+from pallet.runtime.rootfs import devices, finalize, mounts
+from pallet.runtime.rootfs.paths import resolve_in_root
+
+
+def test_plan_creates_and_joins() -> None:
+    plan = namespaces.plan([
+        {"type": "pid"}, {"type": "network", "path": "/run/netns/x"}, {"type": "mount"},
+        {"type": "user"}, {"type": "uts"}, {"type": "ipc", "path": "/proc/1/ns/ipc"},
+    ])
+    assert plan.unshare == c.CLONE_NEWPID | c.CLONE_NEWNS | c.CLONE_NEWUTS
+    assert plan.new_user
+    assert [(kind, path) for _, path, kind in plan.joins] == [("network", "/run/netns/x"), ("ipc", "/proc/1/ns/ipc")]
+    assert plan.is_new("pid") and not plan.is_new("network") and plan.has("network")
+
+
+def test_plan_joins_the_user_namespace_first() -> None:
+    plan = namespaces.plan([{"type": "network", "path": "/a"}, {"type": "user", "path": "/b"}])
+    assert [kind for _, _, kind in plan.joins] == ["user", "network"]
+
+
+def test_plan_rejects_unknown_type() -> None:
+    with pytest.raises(ConfigError, match='linux.namespaces\\[1\\].type .foo.'):
+        namespaces.plan([{"type": "pid"}, {"type": "foo"}])
+
+
+def test_join_uses_setns_with_each_flag(tmp_path: Path) -> None:
+    (tmp_path / "ns").write_text("")
+    plan = namespaces.plan([{"type": "network", "path": str(tmp_path / "ns")}])
+    sys = RecordingSystem()
+    namespaces.join(sys, namespaces.open_joins(plan))
+    assert [(call[0], call[2]) for call in sys.calls] == [("setns", c.CLONE_NEWNET)]
+
+
+def test_id_map_format() -> None:
+    maps = [{"containerID": 0, "hostID": 100000, "size": 1000}, {"containerID": 1000, "hostID": 2000, "size": 1}]
+    assert namespaces.format_id_map(maps) == "0 100000 1000\n1000 2000 1\n"
+
+
+def test_resolve_in_root_keeps_symlinks_inside(tmp_path: Path) -> None:
+    root = tmp_path / "root"
+    (root / "etc").mkdir(parents=True)
+    (root / "abs").symlink_to("/etc")
+    (root / "rel").symlink_to("../../../../etc")
+    (root / "loop").symlink_to("loop")
+    (root / "two").symlink_to("abs/../rel")
+    assert resolve_in_root(str(root), "/abs/x") == str(root / "etc" / "x")
+    assert resolve_in_root(str(root), "/rel/x") == str(root / "etc" / "x")
+    assert resolve_in_root(str(root), "/../../x") == str(root / "x")
+    assert resolve_in_root(str(root), "two/y") == str(root / "etc" / "y")
+    with pytest.raises(ConfigError, match="too many levels"):
+        resolve_in_root(str(root), "/loop/x")
+
+
+def _mounts_of(sys: RecordingSystem) -> list[tuple[object, ...]]:
+    return [call for call in sys.calls if call[0] == "mount"]
+
+
+def test_mount_plan_for_the_default_mounts(tmp_path: Path) -> None:
+    root = tmp_path / "rootfs"
+    (root / "proc").mkdir(parents=True)
+    sys = RecordingSystem()
+    ctx = mounts.MountContext(new_cgroupns=True)
+    config_mounts: list[dict[str, object]] = [
+        {"destination": "/proc", "type": "proc", "source": "proc"},
+        {"destination": "/dev", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "strictatime", "mode=755"]},
+        {"destination": "/dev/pts", "type": "devpts", "source": "devpts",
+         "options": ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"]},
+        {"destination": "/data", "type": "bind", "source": str(tmp_path), "options": ["rbind", "ro", "nosuid", "rprivate"]},
+    ]
+    mounts.mount_all(sys, str(root), config_mounts, ctx)
+    calls = _mounts_of(sys)
+    assert calls[0] == ("mount", "proc", str(root / "proc"), "proc", 0, None)
+    assert calls[1] == ("mount", "tmpfs", str(root / "dev"), "tmpfs", c.MS_NOSUID | c.MS_STRICTATIME, "mode=755")
+    assert calls[2] == ("mount", "devpts", str(root / "dev/pts"), "devpts", c.MS_NOSUID | c.MS_NOEXEC,
+                        "newinstance,ptmxmode=0666,mode=0620,gid=5")
+    # a bind mount: bind first, then a remount for its flags, then its propagation
+    assert calls[3] == ("mount", str(tmp_path), str(root / "data"), None, c.MS_BIND | c.MS_REC, None)
+    assert calls[4] == ("mount", None, str(root / "data"), None, c.MS_BIND | c.MS_REMOUNT | c.MS_RDONLY | c.MS_NOSUID, None)
+    assert calls[5] == ("mount", None, str(root / "data"), None, c.MS_PRIVATE | c.MS_REC, None)
+    assert (root / "dev" / "pts").is_dir() and (root / "data").is_dir()
+
+
+def test_mount_destination_through_symlink_lands_inside(tmp_path: Path) -> None:
+    root = tmp_path / "rootfs"
+    root.mkdir()
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (root / "evil").symlink_to(str(outside))
+    sys = RecordingSystem()
+    mounts.mount_all(sys, str(root), [{"destination": "/evil/t", "type": "tmpfs", "source": "tmpfs"}],
+                     mounts.MountContext())
+    target = _mounts_of(sys)[0][2]
+    assert str(target).startswith(str(root) + "/")
+    assert not (outside / "t").exists()
+
+
+def test_proc_on_a_symlink_is_refused(tmp_path: Path) -> None:
+    root = tmp_path / "rootfs"
+    root.mkdir()
+    (root / "proc").symlink_to("/etc")
+    with pytest.raises(ConfigError, match="symlink"):
+        mounts.mount_all(RecordingSystem(), str(root), [{"destination": "/proc", "type": "proc", "source": "proc"}],
+                         mounts.MountContext())
+
+
+def test_bind_of_a_missing_source_names_it(tmp_path: Path) -> None:
+    root = tmp_path / "rootfs"
+    root.mkdir()
+    with pytest.raises(ConfigError, match=r"mounts\[0\].source '/no/such'"):
+        mounts.mount_all(RecordingSystem(), str(root),
+                         [{"destination": "/x", "type": "bind", "source": "/no/such", "options": ["bind"]}],
+                         mounts.MountContext())
+
+
+def test_prepare_root_propagation(tmp_path: Path) -> None:
+    sys = RecordingSystem()
+    mounts.prepare_root(sys, str(tmp_path), "rprivate")
+    assert sys.calls[0] == ("mount", None, "/", None, c.MS_PRIVATE | c.MS_REC, None)
+    assert sys.calls[1] == ("mount", str(tmp_path), str(tmp_path), None, c.MS_BIND | c.MS_REC, None)
+    with pytest.raises(ConfigError, match="rootfsPropagation"):
+        mounts.prepare_root(RecordingSystem(), str(tmp_path), "sideways")
+
+
+def test_devices_are_created_with_their_modes(tmp_path: Path) -> None:
+    root = tmp_path / "rootfs"
+    (root / "dev").mkdir(parents=True)
+    sys = RecordingSystem()
+    devices.create_devices(sys, str(root), [{"path": "/dev/fuse", "type": "c", "major": 10, "minor": 229,
+                                             "fileMode": 0o600, "uid": 5, "gid": 6}], bind=False)
+    made = {call[1]: call for call in sys.calls if call[0] == "mknod"}
+    assert made[str(root / "dev/null")][2] == 0o020666 and made[str(root / "dev/null")][3] == os.makedev(1, 3)
+    assert made[str(root / "dev/fuse")][2] == 0o020600 and made[str(root / "dev/fuse")][3] == os.makedev(10, 229)
+    assert ("chown", str(root / "dev/fuse"), 5, 6) in sys.calls
+    bind = RecordingSystem()
+    devices.create_devices(bind, str(root), [], bind=True)
+    assert all(call[0] == "mount" and call[4] == c.MS_BIND for call in bind.calls)
+
+
+def test_bad_device_type(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"linux.devices\[0\].type 'x'"):
+        devices.create_devices(RecordingSystem(), str(tmp_path), [{"path": "/dev/x", "type": "x"}], bind=False)
+
+
+def test_masked_and_readonly_paths(tmp_path: Path) -> None:
+    sys = RecordingSystem()
+    finalize.readonly_paths(sys, [str(tmp_path), str(tmp_path / "missing")])
+    assert [call[0] for call in sys.calls] == ["mount", "mount"]
+    assert sys.calls[1][4] & c.MS_RDONLY
+    masked = RecordingSystem()
+    finalize.mask_paths(masked, [str(tmp_path), str(tmp_path / "missing")])
+    assert masked.calls == [("mount", "tmpfs", str(tmp_path), "tmpfs", c.MS_RDONLY, None)]
