@@ -35,7 +35,7 @@ def test_cgroup_namespace_shows_the_container_at_the_root(rt: Runtime, bundle: B
     b = bundle(["sh", "-c", "cat /proc/self/cgroup; ls /sys/fs/cgroup"])
     out = rt.run("run", "-b", str(b), new_id(), check=True).stdout.splitlines()
     memory = [line for line in out if ":memory:" in line]
-    assert memory == ["%s:memory:/" % memory[0].split(":")[0]]
+    assert memory == [f"{memory[0].split(':')[0]}:memory:/"]
     assert "memory" in out and "pids" in out
 
 

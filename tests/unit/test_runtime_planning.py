@@ -32,7 +32,7 @@ def test_plan_joins_the_user_namespace_first() -> None:
 
 
 def test_plan_rejects_unknown_type() -> None:
-    with pytest.raises(ConfigError, match='linux.namespaces\\[1\\].type .foo.'):
+    with pytest.raises(ConfigError, match=r"linux\.namespaces\[1\]\.type .foo."):
         namespaces.plan([{"type": "pid"}, {"type": "foo"}])
 
 
