@@ -355,7 +355,7 @@ def test_notify_hands_the_listener_fd_to_an_agent(rt: Runtime, bundle: Bundle, t
     container_pidns = {ns for _nr, ns in seen}
     assert all(nr in mkdirs for nr, _ns in seen)
     assert len(container_pidns) == 1 and container_pidns != {os.readlink("/proc/self/ns/pid")}
-    rootfs = b / "rootfs"
+    rootfs = Path(json.loads((b / "config.json").read_text())["root"]["path"])
     assert (rootfs / "let-through").is_dir() and not (rootfs / "refused").exists()
     assert_nothing_left(rt)
 

@@ -9,9 +9,10 @@ The protocol of ``create`` (P = the runtime, I = the intermediate child, C = the
     =====  ==========  =================================================================
     from   type        meaning
     =====  ==========  =================================================================
-    P->I   go          P has put I into the container's cgroup: I may go on
     I->P   userns      I unshared a user namespace: P writes uid_map and gid_map
     P->I   maps_done   the maps are written
+    P->I   go          P has put I into the container's cgroup: I may create the cgroup
+                       namespace and fork (it may come before maps_done)
     I->P   init_pid    I forked C; ``pid`` is C's pid in P's PID namespace; I exits
     C->P   hooks       C is in its namespaces, before pivot_root: P runs prestart and
                        createRuntime hooks, then answers hooks_done

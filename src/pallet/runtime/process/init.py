@@ -72,35 +72,45 @@ class Step:
 
 
 def intermediate(setup: Setup, chan: Channel, sys: System) -> None:
-    """The first child: namespaces, then fork the init.  Never returns."""
+    """The first child: namespaces, then fork the init.  Never returns.
+
+    The parent moves this process into the container's cgroup while it works (the kernel makes the
+    first write to a v1 cgroup.procs wait for an RCU grace period: milliseconds), so the imports and
+    the namespaces are made meanwhile; only the cgroup namespace, which is rooted at the cgroup the
+    process is in, and the fork of the init wait for the parent's "go".
+    """
     step = Step()
     try:
-        # Import what the init needs while the parent moves us into the cgroup (the kernel makes
-        # the first write to a v1 cgroup.procs wait for a grace period: milliseconds).
         preload(setup)
         from pallet.runtime import namespaces
 
-        step.name = "wait for the parent"
-        chan.expect("go", who="pallet-runtime")
         prctl.set_dumpable(False)
         plan = setup.ns
         assert plan is not None
         step.name = "join namespaces"
         namespaces.join(sys, namespaces.open_joins(plan))
+        went = False
         if plan.new_user:
             step.name = "create the user namespace"
             sys.unshare(c.CLONE_NEWUSER)
             chan.send("userns")
-            chan.expect("maps_done", who="pallet-runtime")
+            went = _expect_with_go(chan, "maps_done")
             os.setresgid(0, 0, 0)
             os.setresuid(0, 0, 0)
-        if plan.unshare:
+        early = plan.unshare & ~c.CLONE_NEWCGROUP
+        if early:
             step.name = "create namespaces"
-            sys.unshare(plan.unshare)
+            sys.unshare(early)
         offsets = setup.linux.get("timeOffsets")
         if offsets and plan.is_new("time"):
             step.name = "linux.timeOffsets"
             _write_time_offsets(offsets)
+        if not went:
+            step.name = "wait for the parent"
+            chan.expect("go", who="pallet-runtime")
+        if plan.unshare & c.CLONE_NEWCGROUP:
+            step.name = "create the cgroup namespace"
+            sys.unshare(c.CLONE_NEWCGROUP)
         step.name = "fork the container's init"
         pid = os.fork()
         if pid == 0:
@@ -110,6 +120,17 @@ def intermediate(setup: Setup, chan: Channel, sys: System) -> None:
     except BaseException as exc:
         chan.send_error(exc, step.name)
         os._exit(1)
+
+
+def _expect_with_go(chan: Channel, wanted: str) -> bool:
+    """Wait for ``wanted``; a "go" that comes first is noted (True) rather than an error."""
+    went = False
+    while True:
+        msg, _ = chan.expect(wanted, "go", who="pallet-runtime")
+        if msg["type"] == "go":
+            went = True
+            continue
+        return went
 
 
 def _write_time_offsets(offsets: object) -> None:
@@ -488,13 +509,13 @@ def exec_child(setup: Setup, chan: Channel, sys: System) -> None:
     step = Step()
     try:
         preload(setup)
-        step.name = "wait for the parent"
-        chan.expect("go", who="pallet-runtime")
         prctl.set_dumpable(False)
         step.name = "join the container's namespaces"
         if setup.join_flags:
             sys.setns(setup.join_pidfd, setup.join_flags)
         cut_import_path()
+        step.name = "wait for the parent"
+        chan.expect("go", who="pallet-runtime")
         os.close(setup.join_pidfd)
         pid = os.fork()
         if pid == 0:
