@@ -163,8 +163,12 @@ def mount_one(sys: System, rootfs: str, m: dict[str, object], where: str, ctx: M
                     f"{where}: mounting {mtype} {source!r} on {dest} failed: {exc.strerror or exc}",
                     step="mount", errno=exc.errno or 0,
                 ) from exc
-        for prop in opts.propagation:
-            sys.mount(None, target, None, prop)
+        if opts.propagation:
+            os.close(fd)
+            fd, host = _target_fd(rootfs, dest, True)
+            target = f"/proc/self/fd/{fd}"
+            for prop in opts.propagation:
+                sys.mount(None, target, None, prop)
     finally:
         os.close(fd)
 
@@ -191,11 +195,12 @@ def _mount_bind(sys: System, rootfs: str, dest: str, source: str, opts: object, 
                 errno=exc.errno or 0,
             ) from exc
         extra = opts.flags & ~(c.MS_BIND | c.MS_REC | c.MS_REMOUNT)
+        # The fd still names the directory under the new mount: reopen it to reach the mount itself.
+        os.close(fd)
+        fd, _host = _target_fd(rootfs, dest, stat.S_ISDIR(st.st_mode))
+        target = f"/proc/self/fd/{fd}"
         if extra or opts.clear:
-            # A bind mount takes its flags only from a remount; reopen: the fd names the old mount.
-            os.close(fd)
-            fd, _host = _target_fd(rootfs, dest, stat.S_ISDIR(st.st_mode))
-            target = f"/proc/self/fd/{fd}"
+            # A bind mount takes its flags only from a remount.
             remount = c.MS_BIND | c.MS_REMOUNT | extra
             try:
                 sys.mount(None, target, None, remount)
