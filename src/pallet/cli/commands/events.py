@@ -34,8 +34,8 @@ def _match(ev: dict[str, Any], filters: list[tuple[str, str]]) -> bool:
             ok = ev["Type"] in values
         elif key == "image":
             ok = attrs.get("image") in values
-        else:  # label
-            ok = any(attrs.get(v.partition("=")[0]) == v.partition("=")[2] if "=" in v else v in attrs for v in values)
+        else:  # label: every one must match, as docker's
+            ok = all(attrs.get(v.partition("=")[0]) == v.partition("=")[2] if "=" in v else v in attrs for v in values)
         if not ok:
             return False
     return True

@@ -39,12 +39,9 @@ def document(engine: Engine, record: dict[str, Any], size: bool = False) -> dict
     ]
     doc["Config"] = dict(record["Config"])
     if size:
-        try:
-            rw = images.snapshotter(engine.root).usage(cid)[0]
-        except Exception:
-            rw = 0
-        doc["SizeRw"] = rw
-        doc["SizeRootFs"] = rw
+        from pallet.engine.sizes import container_sizes
+
+        doc["SizeRw"], doc["SizeRootFs"] = container_sizes(engine.root, record)
     return doc
 
 

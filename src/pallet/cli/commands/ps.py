@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import time
 
 TYPE_CHECKING = False
@@ -11,10 +12,6 @@ if TYPE_CHECKING:
 
     from pallet.cli.main import Context
 
-DEFAULT_TABLE = "table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}"
-HEADERS = {"ID": "CONTAINER ID", "Image": "IMAGE", "Command": "COMMAND", "RunningFor": "CREATED",
-           "CreatedAt": "CREATED AT", "Status": "STATUS", "Ports": "PORTS", "Names": "NAMES", "State": "STATE",
-           "Size": "SIZE", "Labels": "LABELS", "Mounts": "MOUNTS", "Networks": "NETWORKS"}
 FILTERS = ("id", "name", "label", "status", "exited", "ancestor", "before", "since")
 
 
@@ -74,6 +71,7 @@ def row(record: dict[str, Any], *, trunc: bool, size: bool, root: str = "") -> d
         "Networks": ",".join(sorted((record.get("NetworkSettings") or {}).get("Networks") or {})) or
                     (record["HostConfig"].get("NetworkMode") or ""),
         "Size": "",
+        "Label": lambda key: labels.get(key, ""),
     }
     if size:
         out["Size"] = size_text(record, root)
@@ -81,21 +79,12 @@ def row(record: dict[str, Any], *, trunc: bool, size: bool, root: str = "") -> d
 
 
 def size_text(record: dict[str, Any], root: str) -> str:
-    from pallet.engine import images
+    """docker's SIZE column: the container's own bytes and, in parentheses, with its image's."""
+    from pallet.cli.units import human_size
+    from pallet.engine.sizes import container_sizes
 
-    try:
-        rw = images.snapshotter(root).usage(record["Id"])[0]
-    except Exception:
-        return "0B"
-    return f"{_human_size(rw)} (virtual {_human_size(rw)})"
-
-
-def _human_size(n: float) -> str:
-    for unit in ("B", "kB", "MB", "GB", "TB"):
-        if n < 1000 or unit == "TB":
-            return f"{n:.4g}{unit}"
-        n /= 1000
-    return f"{n}B"
+    rw, rootfs = container_sizes(root, record)
+    return f"{human_size(rw)} (virtual {human_size(rootfs)})"
 
 
 def ports_text(record: dict[str, Any]) -> str:
@@ -118,15 +107,16 @@ def match(record: dict[str, Any], filters: list[tuple[str, str]], engine: Any) -
         groups.setdefault(key, []).append(value)
     labels = record["Config"].get("Labels") or {}
     for key, values in groups.items():
+        if key == "label":  # docker: every label filter must match (the other keys: any value)
+            if not all(_label_matches(labels, value) for value in values):
+                return False
+            continue
         ok = False
         for value in values:
             if key == "id":
                 ok = record["Id"].startswith(value)
             elif key == "name":
                 ok = value.lstrip("/") in record["Name"].lstrip("/")
-            elif key == "label":
-                k, sep, v = value.partition("=")
-                ok = k in labels and (not sep or labels[k] == v)
             elif key == "status":
                 ok = record["State"]["Status"] == value
             elif key == "exited":
@@ -145,6 +135,11 @@ def match(record: dict[str, Any], filters: list[tuple[str, str]], engine: Any) -
     return True
 
 
+def _label_matches(labels: dict[str, str], value: str) -> bool:
+    key, sep, want = value.partition("=")
+    return key in labels and (not sep or labels[key] == want)
+
+
 def parse_filters(items: list[str]) -> list[tuple[str, str]]:
     from pallet.errors import ConfigError
 
@@ -161,8 +156,6 @@ def parse_filters(items: list[str]) -> list[tuple[str, str]]:
 
 
 def run(args: argparse.Namespace, ctx: Context) -> int:
-    from pallet.cli.commands._common import render, table
-
     engine = ctx.engine()
     filters = parse_filters(args.filter)
     records = engine.list(all=True)
@@ -174,36 +167,17 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
         records = records[:1]
     elif args.last > 0:
         records = records[: args.last]
-    if args.quiet:
-        for r in records:
-            print(r["Id"] if args.no_trunc else r["Id"][:12])
-        return 0
-    fmt = args.format or DEFAULT_TABLE
-    if args.size and not args.format:
-        fmt += "\t{{.Size}}"
-    rows = [row(r, trunc=not args.no_trunc, size=args.size or "{{.Size}}" in fmt, root=engine.root)
+    from pallet.cli import format as fmtmod
+
+    fmt = args.format or ""
+    if args.quiet and not args.format:
+        fmt = "{{.ID}}"
+    layout = fmtmod.PS_SIZE if args.size and fmt in ("", "table") else fmtmod.PS
+    chosen = fmtmod.choose_format(fmt, layout)
+    rows = [row(r, trunc=not args.no_trunc, size=args.size or ".Size" in chosen, root=engine.root)
             for r in records]
-    if fmt == "json":
-        import json
-
-        for item in rows:
-            print(json.dumps(item, ensure_ascii=False))
+    if chosen == "json":
+        sys.stdout.write(fmtmod.render_json_lines(rows))
         return 0
-    if fmt.startswith("table"):
-        body = fmt[len("table"):].strip()
-        fields = [_field(cell) for cell in body.split("\t")]
-        lines = [[HEADERS.get(f, f.upper()) for f in fields]]
-        for item in rows:
-            lines.append(render(body, item).split("\t"))
-        print(table(lines), end="")
-        return 0
-    for item in rows:
-        print(render(fmt, item))
+    sys.stdout.write(fmtmod.render_list(chosen, rows, layout))
     return 0
-
-
-def _field(cell: str) -> str:
-    inner = cell.strip()
-    if inner.startswith("{{") and inner.endswith("}}"):
-        inner = inner[2:-2].strip()
-    return inner.lstrip(".").split()[0] if inner.startswith(".") else inner

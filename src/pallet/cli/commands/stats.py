@@ -13,39 +13,12 @@ if TYPE_CHECKING:
     from pallet.cli.main import Context
     from pallet.engine.service import Engine
 
-DEFAULT_TABLE = ("table {{.ID}}\t{{.Name}}\t{{.CPUPerc}}\t{{.MemUsage}}\t{{.MemPerc}}\t{{.NetIO}}\t{{.BlockIO}}"
-                 "\t{{.PIDs}}")
-HEADERS = {"ID": "CONTAINER ID", "Container": "CONTAINER", "Name": "NAME", "CPUPerc": "CPU %",
-           "MemUsage": "MEM USAGE / LIMIT", "MemPerc": "MEM %", "NetIO": "NET I/O", "BlockIO": "BLOCK I/O",
-           "PIDs": "PIDS"}
-
-
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-a", "--all", action="store_true", help="Show all containers (default shows just running)")
     parser.add_argument("--format", help="Format output using a custom template")
     parser.add_argument("--no-stream", action="store_true", help="Disable streaming stats and only pull the first result")
     parser.add_argument("--no-trunc", action="store_true", help="Do not truncate output")
     parser.add_argument("containers", nargs="*", metavar="CONTAINER")
-
-
-def bytes_size(n: float) -> str:
-    """go-units BytesSize: binary units, 4 significant digits (1.5MiB)."""
-    units = ("B", "KiB", "MiB", "GiB", "TiB", "PiB")
-    i = 0
-    while n >= 1024 and i < len(units) - 1:
-        n /= 1024
-        i += 1
-    return f"{n:.4g}{units[i]}"
-
-
-def human_size(n: float) -> str:
-    """go-units HumanSize: decimal units, 4 significant digits (1.2kB)."""
-    units = ("B", "kB", "MB", "GB", "TB", "PB")
-    i = 0
-    while n >= 1000 and i < len(units) - 1:
-        n /= 1000
-        i += 1
-    return f"{n:.4g}{units[i]}"
 
 
 def system_cpu_ns() -> int:
@@ -72,6 +45,9 @@ def sample(engine: Engine, record: dict[str, Any]) -> dict[str, Any] | None:
 def row(record: dict[str, Any], pre: dict[str, Any] | None, cur: dict[str, Any] | None, trunc: bool) -> dict[str, Any]:
     import os
 
+    from pallet.cli.units import bytes_size
+    from pallet.cli.units import human_size_with_precision as hsize
+
     cid = record["Id"][:12] if trunc else record["Id"]
     name = record["Name"].lstrip("/")
     if cur is None:
@@ -93,15 +69,15 @@ def row(record: dict[str, Any], pre: dict[str, Any] | None, cur: dict[str, Any] 
     rx, tx = cur["net"]
     return {"ID": cid, "Container": cid, "Name": name, "CPUPerc": f"{cpu:.2f}%",
             "MemUsage": f"{bytes_size(used)} / {bytes_size(limit)}", "MemPerc": f"{used / limit * 100 if limit else 0:.2f}%",
-            "NetIO": f"{human_size(rx)} / {human_size(tx)}", "BlockIO": f"{human_size(read)} / {human_size(write)}",
+            "NetIO": f"{hsize(rx, 3)} / {hsize(tx, 3)}", "BlockIO": f"{hsize(read, 3)} / {hsize(write, 3)}",
             "PIDs": str(cur["pids"])}
 
 
 def run(args: argparse.Namespace, ctx: Context) -> int:
-    from pallet.cli.commands._common import render, table
+    from pallet.cli import format as fmtmod
 
     engine = ctx.engine()
-    fmt = args.format or DEFAULT_TABLE
+    chosen = fmtmod.choose_format(args.format or "", fmtmod.STATS)
     live = not args.no_stream and sys.stdout.isatty()
     prev: dict[str, dict[str, Any] | None] = {}
     while True:
@@ -117,23 +93,10 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
             cur = sample(engine, r)
             rows.append(row(r, prev.get(r["Id"]), cur, not args.no_trunc))
             prev[r["Id"]] = cur
+        text = fmtmod.render_json_lines(rows) if chosen == "json" else fmtmod.render_list(chosen, rows, fmtmod.STATS)
         if live:
-            sys.stdout.write("\033[2J\033[H")
-        if fmt == "json":
-            import json
-
-            for item in rows:
-                print(json.dumps(item))
-        elif fmt.startswith("table"):
-            from pallet.cli.commands.ps import _field
-
-            body = fmt[len("table"):].strip()
-            lines = [[HEADERS.get(_field(c), _field(c).upper()) for c in body.split("\t")]]
-            lines += [render(body, item).split("\t") for item in rows]
-            sys.stdout.write(table(lines))
-        else:
-            for item in rows:
-                print(render(fmt, item))
+            text = "\033[2J\033[H" + text
+        sys.stdout.write(text)
         sys.stdout.flush()
         if args.no_stream or not live:
             return 0
