@@ -1,0 +1,100 @@
+"""podman drives pallet-runtime in place of runc: run, exec, ps, pause, stop, rm, run -it.
+
+podman gets its own configuration and storage in the test's temporary directory (cgroupfs, no
+ulimits above this host's hard limits), and its busybox image from `pallet save`.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from tests.helpers.cli import Pallet
+from tests.helpers.leaks import SESSION_TAG
+
+RUNTIME = str(Path(sys.executable).with_name("pallet-runtime"))
+
+pytestmark = pytest.mark.skipif(shutil.which("podman") is None, reason="podman is not installed")
+
+
+class Podman:
+    def __init__(self, base: Path) -> None:
+        base.mkdir(parents=True, exist_ok=True)
+        (base / "containers.conf").write_text(
+            '[containers]\ndefault_ulimits = []\n[engine]\ncgroup_manager = "cgroupfs"\n'
+            f'events_logger = "file"\nevents_logfile_path = "{base}/events.log"\n'
+            f'cgroup_parent = "/{SESSION_TAG}-podman"\n'
+        )
+        (base / "storage.conf").write_text(
+            f'[storage]\ndriver = "overlay"\nrunroot = "{base}/run"\ngraphroot = "{base}/graph"\n'
+        )
+        self.env = dict(os.environ, CONTAINERS_CONF=str(base / "containers.conf"),
+                        CONTAINERS_STORAGE_CONF=str(base / "storage.conf"))
+
+    def __call__(self, *args: str, check: bool = True, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+        proc = subprocess.run(["podman", "--runtime", RUNTIME, "--cgroup-manager", "cgroupfs", *args],
+                              capture_output=True, text=True, env=self.env, timeout=timeout,
+                              stdin=subprocess.DEVNULL)
+        if check and proc.returncode != 0:
+            raise AssertionError(f"podman {' '.join(args)} exited {proc.returncode}: {proc.stderr}")
+        return proc
+
+
+@pytest.fixture(scope="module")
+def podman(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Podman]:
+    tmp_path = tmp_path_factory.mktemp("podman")
+    p = Podman(tmp_path / "podman")
+    store = Pallet(tmp_path / "pallet")
+    store.make_busybox()
+    store("save", "-o", str(tmp_path / "busybox.tar"), "busybox")
+    p("load", "-i", str(tmp_path / "busybox.tar"))
+    try:
+        yield p
+    finally:
+        p("rm", "-af", "-t", "0", check=False)
+        p("system", "reset", "-f", check=False)
+        store.cleanup()
+        for hierarchy in os.listdir("/sys/fs/cgroup"):
+            parent = f"/sys/fs/cgroup/{hierarchy}/{SESSION_TAG}-podman"
+            if os.path.isdir(parent):
+                for sub in os.listdir(parent):
+                    if os.path.isdir(os.path.join(parent, sub)):
+                        os.rmdir(os.path.join(parent, sub))
+                os.rmdir(parent)
+
+
+def test_podman_runs_containers_on_pallet_runtime(podman: Podman) -> None:
+    out = podman("run", "--rm", "--network", "none", "--hostname", "viapodman", "busybox",
+                 "sh", "-c", "echo pid=$$; hostname; grep CapEff /proc/self/status")
+    lines = out.stdout.split("\n")
+    assert lines[0] == "pid=1"
+    assert lines[1] == "viapodman"
+    assert podman("run", "--rm", "--network", "none", "busybox", "sh", "-c", "exit 3", check=False).returncode == 3
+
+
+def test_podman_lifecycle_on_pallet_runtime(podman: Podman) -> None:
+    cid = podman("run", "-d", "--name", "pw", "--network", "none", "busybox", "sleep", "60").stdout.strip()
+    assert cid
+    assert podman("exec", "pw", "sh", "-c", "echo exec-ok").stdout.strip() == "exec-ok"
+    assert "sleep 60" in podman("top", "pw").stdout
+    podman("pause", "pw")
+    assert podman("inspect", "-f", "{{.State.Status}}", "pw").stdout.strip() == "paused"
+    podman("unpause", "pw")
+    podman("stop", "-t", "1", "pw")
+    assert podman("inspect", "-f", "{{.State.Status}}", "pw").stdout.strip() == "exited"
+    podman("rm", "pw")
+
+
+def test_podman_run_with_a_terminal(podman: Podman) -> None:
+    # conmon hands pallet-runtime a --console-socket; `script` gives podman a terminal of its own.
+    cmd = (f"podman --runtime {RUNTIME} --cgroup-manager cgroupfs run --rm -it --network none busybox "
+           "sh -c 'tty; echo tty-ok'")
+    out = subprocess.run(["script", "-qc", cmd, "/dev/null"], capture_output=True, text=True, env=podman.env,
+                         timeout=60, stdin=subprocess.DEVNULL)
+    text = out.stdout.replace("\r", "")
+    assert "/dev/pts/0" in text and "tty-ok" in text, (out.stdout, out.stderr)
