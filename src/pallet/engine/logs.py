@@ -81,12 +81,10 @@ class LogWriter:
             else:
                 chunks.append(tail)
         stamp = now_iso()
-        out = b"".join(
+        self._append_lines([
             json.dumps({"log": chunk.decode(errors="replace"), "stream": stream, "time": stamp}).encode() + b"\n"
             for chunk in chunks
-        )
-        if out:
-            self._append(out)
+        ])
 
     def flush(self) -> None:
         """Write what is left of unterminated lines (at the container's exit)."""
@@ -96,6 +94,23 @@ class LogWriter:
             self._append(json.dumps({"log": tail.decode(errors="replace"), "stream": stream,
                                      "time": now_iso()}).encode() + b"\n")
         self.partial.clear()
+
+    def _append_lines(self, lines: list[bytes]) -> None:
+        """Write whole entries, rotating between two entries where the next would pass max-size."""
+        if not self.max_size:
+            if lines:
+                self._append(b"".join(lines))
+            return
+        batch: list[bytes] = []
+        size = self.size
+        for line in lines:
+            if size + len(line) > self.max_size and size > 0 and batch:
+                self._append(b"".join(batch))
+                batch, size = [], 0
+            batch.append(line)
+            size += len(line)
+        if batch:
+            self._append(b"".join(batch))
 
     def _append(self, out: bytes) -> None:
         if self.max_size and self.size + len(out) > self.max_size and self.size > 0:

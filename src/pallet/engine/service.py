@@ -249,6 +249,7 @@ class Engine:
             os.kill(pid, sig)
         except ProcessLookupError:
             pass
+        self.event(record, "kill", signal=str(sig))
         if not self._wait_pid_gone(record, timeout):
             try:
                 os.kill(pid, signal.SIGKILL)

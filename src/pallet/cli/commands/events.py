@@ -51,9 +51,13 @@ def _print(ev: dict[str, Any], fmt: str | None) -> None:
 
         print(render(fmt, ev))
     else:
-        stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(ev["time"])) + f".{ev['timeNano'] % 10**9:09d}"
+        # Go's RFC3339NanoFixed in local time: 9 digits, "Z" for UTC, else +hh:mm
+        local = time.localtime(ev["time"])
+        off = local.tm_gmtoff or 0
+        zone = "Z" if off == 0 else f"{'-' if off < 0 else '+'}{abs(off) // 3600:02d}:{abs(off) % 3600 // 60:02d}"
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%S", local) + f".{ev['timeNano'] % 10**9:09d}{zone}"
         attrs = ", ".join(f"{k}={v}" for k, v in sorted(ev["Actor"]["Attributes"].items()))
-        print(f"{stamp}{time.strftime('%z')} {ev['Type']} {ev['Action']} {ev['id']} ({attrs})")
+        print(f"{stamp} {ev['Type']} {ev['Action']} {ev['id']} ({attrs})")
     sys.stdout.flush()
 
 

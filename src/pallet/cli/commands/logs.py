@@ -57,7 +57,6 @@ def parse_time(value: str, flag: str) -> float:
 
 
 def run(args: argparse.Namespace, ctx: Context) -> int:
-    from pallet.engine.logs import read_entries
     from pallet.engine.store import parse_iso
     from pallet.errors import ConfigError
 
@@ -70,7 +69,7 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     until = parse_time(args.until, "--until") if args.until else 0.0
     if args.tail != "all" and not args.tail.lstrip("-").isdigit():
         raise ConfigError(f"invalid --tail {args.tail!r}: expected a number or 'all'")
-    entries = list(read_entries(path))
+    entries, pos, ino = snapshot(path)
     if since or until:
         entries = [e for e in entries if (not since or parse_iso(e["time"]) >= since)
                    and (not until or parse_iso(e["time"]) <= until)]
@@ -80,8 +79,34 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
         emit(e, args.timestamps)
     sys.stdout.flush()
     if args.follow:
-        follow(engine, record["Id"], path, args.timestamps, len(list(read_entries(path))), until)
+        follow(engine, record["Id"], path, args.timestamps, (pos, ino), until)
     return 0
+
+
+def snapshot(path: str) -> tuple[list[dict], int, int]:  # type: ignore[type-arg]
+    """The entries logged so far (rotated files oldest first), and where the live file was read up to
+    (offset, inode), so that following goes on exactly there: no line lost or printed twice."""
+    import json
+
+    from pallet.engine.logs import log_files
+
+    entries, pos, ino = [], 0, 0
+    for name in log_files(path):
+        try:
+            with open(name, "rb") as f:
+                data = f.read()
+                if name == path:
+                    ino = os.fstat(f.fileno()).st_ino
+                    data = data[: data.rfind(b"\n") + 1]
+                    pos = len(data)
+        except FileNotFoundError:  # rotated away meanwhile
+            continue
+        for line in data.splitlines():
+            try:
+                entries.append(json.loads(line))
+            except ValueError:
+                continue
+    return entries, pos, ino
 
 
 def emit(entry: dict, timestamps: bool) -> None:  # type: ignore[type-arg]
@@ -90,15 +115,14 @@ def emit(entry: dict, timestamps: bool) -> None:  # type: ignore[type-arg]
     out.write(f"{entry['time']} {text}" if timestamps else text)
 
 
-def follow(engine: object, cid: str, path: str, timestamps: bool, seen: int, until: float) -> None:
+def follow(engine: object, cid: str, path: str, timestamps: bool, start: tuple[int, int], until: float) -> None:
     """Print new entries until the container stops (or --until passes)."""
     import json
 
     from pallet.engine.service import Engine
 
     assert isinstance(engine, Engine)
-    pos = os.path.getsize(path) if os.path.exists(path) else 0
-    ino = os.stat(path).st_ino if os.path.exists(path) else 0
+    pos, ino = start
     while True:
         running = engine.get(cid)["State"]["Running"]
         try:
