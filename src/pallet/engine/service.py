@@ -255,9 +255,11 @@ class Engine:
                 os.kill(pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
+            self.event(record, "kill", signal=str(int(signal.SIGKILL)))
             self._wait_pid_gone(record, 10)
-        self.event(record, "stop")
-        return self.wait_exit(cid, 10)
+        record = self.wait_exit(cid, 10)
+        self.event(record, "stop")  # docker's order: kill, (kill,) die, stop
+        return record
 
     def _wait_pid_gone(self, record: Record, timeout: float) -> bool:
         from pallet._linux.procfs import is_alive
