@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from tests.helpers.leaks import cgroup_dirs
-from tests.helpers.oci import Runtime, new_id
+from tests.helpers.oci import Runtime, is_pallet, new_id, says
 
 Bundle = Callable[..., Path]
 
@@ -193,7 +193,7 @@ def test_exec_in_stopped_container_is_refused(rt: Runtime, bundle: Bundle) -> No
     rt.run("start", cid, check=True)
     _wait_status(rt, cid, "stopped")
     out = rt.run("exec", cid, "true")
-    assert out.returncode != 0 and "not running" in out.stderr
+    assert out.returncode != 0 and says(out.stderr, "not running")
     rt.run("delete", cid, check=True)
 
 
@@ -243,7 +243,7 @@ def test_terminal_without_console_socket_is_refused_by_create(rt: Runtime, bundl
 
     b = bundle(["true"], edit=edit)
     out = rt.run_detached("create", "--bundle", str(b), new_id())
-    assert out.returncode != 0 and "console-socket" in out.stderr
+    assert out.returncode != 0 and says(out.stderr, "console-socket")
     assert rt.run("list", "-q").stdout.strip() == ""
 
 
@@ -279,7 +279,7 @@ def test_failing_hook_fails_create_and_leaves_nothing(rt: Runtime, bundle: Bundl
     before = cgroup_dirs()
     out = rt.run_detached("create", "--bundle", str(b), new_id())
     assert out.returncode != 0
-    assert "createRuntime" in out.stderr and "exit status 3" in out.stderr and "broken" in out.stderr
+    assert says(out.stderr, "createRuntime", "exit status 3", "broken")
     assert rt.run("list", "-q").stdout.strip() == ""
     assert cgroup_dirs() - before == set()
 
@@ -306,7 +306,7 @@ def test_bad_config_is_refused_with_the_path(rt: Runtime, bundle: Bundle, mutate
     b = bundle(["true"], edit=mutate)
     out = rt.run_detached("create", "--bundle", str(b), new_id())
     assert out.returncode != 0
-    assert expected in out.stderr
+    assert says(out.stderr, expected)
     assert rt.run("list", "-q").stdout.strip() == ""
 
 
@@ -315,7 +315,7 @@ def test_invalid_json_and_missing_config(rt: Runtime, tmp_path: Path) -> None:
     b.mkdir()
     (b / "config.json").write_text('{"ociVersion": "1.2.0", ')
     out = rt.run_detached("create", "--bundle", str(b), new_id())
-    assert out.returncode != 0 and "not valid JSON" in out.stderr and "line 1" in out.stderr
+    assert out.returncode != 0 and says(out.stderr, "not valid JSON", "line 1")
     empty = tmp_path / "empty"
     empty.mkdir()
     out = rt.run_detached("create", "--bundle", str(empty), new_id())
@@ -337,7 +337,7 @@ def test_proc_symlink_in_rootfs_is_refused(rt: Runtime, bundle: Bundle, rootfs: 
     b = bundle(["true"])
     before = cgroup_dirs()
     out = rt.run("run", "--bundle", str(b), new_id())
-    assert out.returncode != 0 and "/proc" in out.stderr and "symlink" in out.stderr
+    assert out.returncode != 0 and says(out.stderr, "/proc", "symlink")
     assert rt.run("list", "-q").stdout.strip() == ""
     assert cgroup_dirs() - before == set()
 
@@ -358,13 +358,14 @@ def test_mount_destination_symlink_cannot_escape(rt: Runtime, bundle: Bundle, ro
     assert (rootfs / str(outside).lstrip("/") / "x").is_dir()
 
 
+@pytest.mark.skipif(not is_pallet(), reason="pallet's own spec and features documents")
 def test_spec_and_features(tmp_path: Path, rt: Runtime) -> None:
     out = rt.run("spec", "--bundle", str(tmp_path), check=True)
     assert out.returncode == 0
     spec = json.loads((tmp_path / "config.json").read_text())
     assert spec["process"]["args"] == ["sh"] and spec["root"]["path"] == "rootfs"
     again = rt.run("spec", "--bundle", str(tmp_path))
-    assert again.returncode != 0 and "exists" in again.stderr
+    assert again.returncode != 0 and says(again.stderr, "exists")
     features = json.loads(rt.run("features", check=True).stdout)
     assert features["ociVersionMax"] == "1.2.0"
     assert "pid" in features["linux"]["namespaces"]

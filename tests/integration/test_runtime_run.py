@@ -10,7 +10,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from tests.helpers.oci import Runtime, new_id
+import pytest
+from tests.helpers.oci import Runtime, is_pallet, new_id, says
 
 Bundle = Callable[..., Path]
 
@@ -69,8 +70,8 @@ def test_missing_executable_is_127_and_names_it(rt: Runtime, bundle: Bundle) -> 
     b = bundle(["no-such-program", "x"])
     cid = new_id()
     out = rt.run("run", "-b", str(b), cid)
-    assert out.returncode == 127
-    assert "no-such-program" in out.stderr
+    assert out.returncode == 127 if is_pallet() else out.returncode != 0
+    assert says(out.stderr, "no-such-program")
     assert rt.run("list", "-q").stdout.strip() == ""
 
 
@@ -114,13 +115,15 @@ def test_hostname_env_cwd_user_umask(rt: Runtime, bundle: Bundle) -> None:
 
 
 def test_cwd_that_does_not_exist_is_an_error(rt: Runtime, bundle: Bundle) -> None:
+    if not is_pallet():
+        pytest.skip("runc creates a missing cwd; pallet-runtime reports it (issue 2 lists it as bad input)")
     def edit(c: dict) -> None:
         c["process"]["cwd"] = "/no/such/dir"
 
     b = bundle(["true"], edit=edit)
     out = rt.run("run", "-b", str(b), new_id())
     assert out.returncode != 0
-    assert "/no/such/dir" in out.stderr
+    assert says(out.stderr, "/no/such/dir")
     assert rt.run("list", "-q").stdout.strip() == ""
 
 
@@ -159,7 +162,7 @@ def test_rlimit_above_hard_limit_is_a_clear_error(rt: Runtime, bundle: Bundle) -
     b = bundle(["true"], edit=edit)
     out = rt.run("run", "-b", str(b), new_id())
     assert out.returncode != 0
-    assert "RLIMIT_NOFILE" in out.stderr
+    assert says(out.stderr, "RLIMIT_NOFILE")
     assert rt.run("list", "-q").stdout.strip() == ""
 
 
