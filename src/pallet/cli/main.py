@@ -117,6 +117,14 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "network connect": (_C + "network_connect", "Connect a container to a network"),
     "network disconnect": (_C + "network_disconnect", "Disconnect a container from a network"),
     "port": (_C + "port", "List port mappings or a specific mapping for the container"),
+    # volumes
+    "volume create": (_C + "volume_create", "Create a volume"),
+    "volume ls": (_C + "volume_ls", "List volumes"),
+    "volume list": (_C + "volume_ls", "List volumes"),
+    "volume inspect": (_C + "volume_inspect", "Display detailed information on one or more volumes"),
+    "volume rm": (_C + "volume_rm", "Remove one or more volumes"),
+    "volume remove": (_C + "volume_rm", "Remove one or more volumes"),
+    "volume prune": (_C + "volume_prune", "Remove unused local volumes"),
     "container port": (_C + "port", "List port mappings or a specific mapping for the container"),
 }
 

@@ -16,17 +16,21 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def prune(ctx: Context, filters: list[str]) -> list[str]:
+def prune(ctx: Context, filters: list[str]) -> tuple[list[str], int]:
+    """Remove the stopped containers matching ``filters``; (their ids, the bytes their layers held)."""
     from pallet.cli.commands.ps import match, parse_filters
+    from pallet.engine.sizes import container_sizes
 
     engine = ctx.engine()
     parsed = parse_filters(filters)
-    removed = []
+    removed, freed = [], 0
     for record in engine.list(all=True):
         if record["State"]["Running"] or not match(record, parsed, engine):
             continue
+        rw = container_sizes(engine.root, record)[0]
         removed.append(engine.remove(record["Id"]))
-    return removed
+        freed += rw
+    return removed, freed
 
 
 def run(args: argparse.Namespace, ctx: Context) -> int:
@@ -38,11 +42,13 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
         )
         if answer.strip().lower() not in ("y", "yes"):
             return 0
-    removed = prune(ctx, args.filter)
+    from pallet.cli.units import human_size
+
+    removed, freed = prune(ctx, args.filter)
     if removed:
         print("Deleted Containers:")
         for cid in removed:
             print(cid)
         print()
-    print("Total reclaimed space: 0B")
+    print(f"Total reclaimed space: {human_size(freed)}")
     return 0
