@@ -49,6 +49,15 @@ def prepare(engine: Engine, record: Record) -> str:
     images.unmount_rootfs(rootfs)
     images.mount_rootfs(engine.root, cid, rootfs)
     try:
+        workdir = record["Config"].get("WorkingDir") or ""
+        if workdir.strip("/"):
+            try:
+                make_dirs_in_root(rootfs, workdir)  # docker creates a missing working directory
+            except OSError as exc:
+                from pallet.errors import ConfigError
+
+                raise ConfigError(f"cannot create the working directory {workdir!r} (from -w/--workdir or the "
+                                  f"image) in the container: {exc.strerror}") from None
         for m in record.get("Mounts") or []:
             if m.get("Type") == "volume":
                 os.makedirs(os.path.join(engine.root, "volumes", m["Name"], "_data"), exist_ok=True)
@@ -65,6 +74,31 @@ def prepare(engine: Engine, record: Record) -> str:
         images.unmount_rootfs(rootfs)
         raise
     return bundle
+
+
+def make_dirs_in_root(rootfs: str, path: str) -> None:
+    """mkdir -p ``path`` inside ``rootfs``, every step resolved inside it (a symlink in the image
+    cannot lead the directories out of the container's root)."""
+    from pallet._linux.openat2 import open_in_root
+
+    root_fd = os.open(rootfs, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        done = ""
+        for part in [p for p in path.split("/") if p and p != "."]:
+            step = f"{done}/{part}"
+            try:
+                os.close(open_in_root(root_fd, step, os.O_PATH | os.O_DIRECTORY))
+            except FileNotFoundError:
+                parent = open_in_root(root_fd, done or "/", os.O_PATH | os.O_DIRECTORY)
+                try:
+                    os.mkdir(part, 0o755, dir_fd=parent)
+                except FileExistsError:
+                    pass
+                finally:
+                    os.close(parent)
+            done = step
+    finally:
+        os.close(root_fd)
 
 
 def release(engine: Engine, record: Record) -> None:

@@ -72,6 +72,11 @@ def check_hostconfig(hc: Record, warnings: list[str] | None = None) -> None:
     weight = int(hc.get("BlkioWeight") or 0)
     if weight and not 10 <= weight <= 1000:
         raise ConfigError(f"invalid --blkio-weight {weight}: range is from 10 to 1000")
+    if weight and not _blkio_weight_supported():  # docker's answer: warn and leave the weight out
+        if warnings is not None:
+            warnings.append("Your kernel does not support Block I/O weight or the cgroup is not mounted. "
+                            "Weight discarded.")
+        hc["BlkioWeight"] = 0
     adj = int(hc.get("OomScoreAdj") or 0)
     if not -1000 <= adj <= 1000:
         raise ConfigError(f"invalid --oom-score-adj {adj}: the range is from -1000 to 1000")
@@ -95,6 +100,17 @@ def check_hostconfig(hc: Record, warnings: list[str] | None = None) -> None:
     mode = hc.get("UsernsMode") or ""
     if mode not in ("", "host"):
         raise ConfigError(f"invalid --userns {mode!r}: allowed is 'host' (user namespace remapping is not configured)")
+
+
+def _blkio_weight_supported() -> bool:
+    v1 = "/sys/fs/cgroup/blkio"
+    if os.path.isdir(v1):
+        return any(os.path.exists(f"{v1}/{name}") for name in ("blkio.weight", "blkio.bfq.weight"))
+    try:
+        with open("/sys/fs/cgroup/cgroup.controllers") as f:
+            return "io" in f.read().split()
+    except OSError:
+        return False
 
 
 def _node_count() -> int:

@@ -40,7 +40,10 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
             if "Memory" in changes and "MemorySwap" not in changes and hc.get("MemorySwap", 0) not in (0, -1) \
                     and hc["MemorySwap"] < hc["Memory"]:
                 hc["MemorySwap"] = 2 * hc["Memory"]
-            check_hostconfig(hc)
+            warnings: list[str] = []
+            check_hostconfig(hc, warnings)
+            for warning in warnings:
+                ctx.warn(warning)
             if record["State"]["Running"]:
                 res = resources(hc)
                 res.pop("devices", None)
