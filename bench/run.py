@@ -1,68 +1,223 @@
-"""`pallet run --rm busybox true` against podman and docker (where they run), --network none and default.
+"""`run --rm busybox true`: pallet side by side with podman and docker, --network none and the default bridge.
 
-Prints the median of N runs per tool and the ratio to pallet.  pallet runs in temporary roots with
-its own busybox image; peers run only if their busybox image is already present locally (this
-machine has no network: nothing is pulled).
+Every tool runs in state of its own, made for the bench in a temporary directory and removed after:
+
+- pallet: ``--root``/``--runroot`` in the temp dir, busybox built from the host's busybox-static;
+- podman (``--runtime runc``: Debian's crun 1.8.1 refuses hybrid cgroups): ``--root``, ``--runroot``,
+  ``--tmpdir``, ``--network-config-dir`` in the temp dir, and a containers.conf of its own
+  (CONTAINERS_CONF: cgroupfs, default ulimits within this host's hard limits); busybox loaded from
+  ``pallet save`` with ``podman load``;
+- docker: a dockerd of its own (``--data-root``, ``--exec-root``, a private socket, ``--iptables=false``
+  so that it writes no firewall rules), busybox loaded from the same archive with ``docker load``;
+  stopped, its docker0 bridge deleted and its directory removed after.  dockerd is not installed here:
+  the bench uses the binaries of Debian's docker.io and containerd packages, fetched once with
+  ``apt-get download`` into /var/cache/pallet-bench and unpacked there (nothing is installed).
+
+The runs are interleaved (one of each tool per round) so that a slow moment of the machine hits all
+of them alike.  Prints the median and the ratio to pallet's median for the same network mode.
+Usage: ``sudo .venv/bin/python bench/run.py [-n N] [--no-docker] [--no-podman]``.
 """
 
 from __future__ import annotations
 
+import argparse
+import contextlib
 import os
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 
-N = int(os.environ.get("BENCH_N", "15"))
+CACHE = "/var/cache/pallet-bench"
+DOCKER_DEBS = ("docker.io", "containerd")
 
 
-def timed(argv: list[str], env: dict[str, str] | None = None) -> float | None:
+def timed(argv: list[str], env: dict[str, str] | None = None) -> float:
     start = time.perf_counter()
     proc = subprocess.run(argv, capture_output=True, env=env)
+    elapsed = (time.perf_counter() - start) * 1000
     if proc.returncode != 0:
-        print(f"  {' '.join(argv[:3])}...: failed: {proc.stderr.decode(errors='replace').strip()[:200]}")
-        return None
-    return (time.perf_counter() - start) * 1000
+        raise RuntimeError(f"{' '.join(argv)} failed ({proc.returncode}): {proc.stderr.decode(errors='replace')[:300]}")
+    return elapsed
 
 
-def median_of(argv: list[str], env: dict[str, str] | None = None) -> float | None:
-    if timed(argv, env) is None:  # warm-up, and a check that it runs at all
-        return None
-    times = [t for t in (timed(argv, env) for _ in range(N)) if t is not None]
-    return statistics.median(times) if times else None
+def _nft_tables() -> set[str]:
+    out = subprocess.run(["nft", "list", "tables"], capture_output=True, text=True).stdout
+    return {line.strip() for line in out.splitlines() if line.startswith("table ")}
 
 
-def main() -> int:
+def _links() -> set[str]:
+    out = subprocess.run(["ip", "-o", "link"], capture_output=True, text=True).stdout
+    return {line.split(":")[1].strip().split("@")[0] for line in out.splitlines() if ":" in line}
+
+
+def _umount_under(path: str) -> None:
+    with open("/proc/self/mountinfo") as f:
+        points = [line.split()[4] for line in f if line.split()[4].startswith(path)]
+    for point in sorted(points, reverse=True):
+        subprocess.run(["umount", "-l", point], capture_output=True)
+
+
+@contextlib.contextmanager
+def pallet_store(base: str) -> Iterator[list[str]]:
     from pallet.image.build_busybox import build_busybox
     from pallet.image.store import ImageStore
 
-    base = tempfile.mkdtemp(prefix="pallet-bench-")
-    root, run = os.path.join(base, "root"), os.path.join(base, "run")
+    root, run = os.path.join(base, "pallet-root"), os.path.join(base, "pallet-run")
     build_busybox(ImageStore(root))
     pallet = [os.path.join(os.path.dirname(sys.executable), "pallet"), "--root", root, "--runroot", run]
-    results: dict[str, float | None] = {}
     try:
-        for net in ("none", "default"):
-            flags = ["--network", "none"] if net == "none" else []
-            results[f"pallet ({net})"] = median_of([*pallet, "run", "--rm", *flags, "busybox", "true"])
-            for peer in ("podman", "docker"):
-                if shutil.which(peer) and subprocess.run([peer, "image", "inspect", "busybox"],
-                                                          capture_output=True).returncode == 0:
-                    results[f"{peer} ({net})"] = median_of([peer, "run", "--rm", *flags, "busybox", "true"])
+        yield pallet
     finally:
         subprocess.run([*pallet, "container", "prune", "-f"], capture_output=True)
-        subprocess.run(["umount", "-R", base], capture_output=True)
+        subprocess.run([*pallet, "network", "prune", "-f"], capture_output=True)
+
+
+@contextlib.contextmanager
+def podman_store(base: str, archive: str) -> Iterator[tuple[list[str], dict[str, str]]]:
+    d = os.path.join(base, "podman")
+    os.makedirs(d)
+    conf = os.path.join(d, "containers.conf")
+    with open(conf, "w") as f:
+        f.write('[containers]\ndefault_ulimits = ["nofile=1024:1024", "nproc=4096:4096"]\n'
+                f'[engine]\ncgroup_manager = "cgroupfs"\nevents_logger = "file"\n'
+                f'events_logfile_path = "{d}/events.log"\nvolume_path = "{d}/volumes"\n')
+    env = dict(os.environ, CONTAINERS_CONF=conf)
+    podman = ["podman", "--root", f"{d}/root", "--runroot", f"{d}/runroot", "--tmpdir", f"{d}/tmp",
+              "--network-config-dir", f"{d}/networks", "--runtime", "runc", "--storage-driver", "overlay"]
+    tables, links = _nft_tables(), _links()
+    try:
+        subprocess.run([*podman, "load", "-i", archive], check=True, capture_output=True, env=env)
+        yield podman, env
+    finally:
+        subprocess.run([*podman, "rm", "-af"], capture_output=True, env=env)
+        subprocess.run([*podman, "system", "reset", "-f"], capture_output=True, env=env)
+        _umount_under(d)
+        for link in sorted(_links() - links):
+            if link.startswith(("podman", "veth")):
+                subprocess.run(["ip", "link", "del", link], capture_output=True)
+        for table in sorted(_nft_tables() - tables):
+            family, name = table.split()[1:3]
+            text = subprocess.run(["nft", "list", "table", family, name], capture_output=True, text=True).stdout
+            if "NETAVARK" in text:
+                subprocess.run(["nft", "delete", "table", family, name], capture_output=True)
+
+
+def docker_binaries() -> str:
+    """A directory with dockerd, containerd and the shims: the host's, or Debian's packages unpacked."""
+    if shutil.which("dockerd") and shutil.which("containerd"):
+        return os.path.dirname(shutil.which("dockerd") or "")
+    unpacked = os.path.join(CACHE, "unpacked")
+    if not os.path.exists(os.path.join(unpacked, "usr/sbin/dockerd")):
+        os.makedirs(CACHE, exist_ok=True)
+        print(f"docker: fetching {' '.join(DOCKER_DEBS)} with apt-get download into {CACHE} (not installed)")
+        subprocess.run(["apt-get", "download", *DOCKER_DEBS], cwd=CACHE, check=True, capture_output=True)
+        os.makedirs(unpacked, exist_ok=True)
+        for name in os.listdir(CACHE):
+            if name.endswith(".deb"):
+                subprocess.run(["dpkg-deb", "-x", os.path.join(CACHE, name), unpacked], check=True)
+    return f"{unpacked}/usr/bin:{unpacked}/usr/sbin"
+
+
+@contextlib.contextmanager
+def docker_daemon(base: str, archive: str) -> Iterator[list[str]]:
+    if "docker0" in _links():
+        raise RuntimeError("a docker0 bridge exists already (another dockerd?): not starting one beside it")
+    d = os.path.join(base, "docker")
+    os.makedirs(d)
+    sock = os.path.join(d, "docker.sock")
+    env = dict(os.environ, PATH=docker_binaries() + ":" + os.environ.get("PATH", ""))
+    log = open(os.path.join(d, "dockerd.log"), "wb")
+    daemon = subprocess.Popen(
+        ["dockerd", "--data-root", f"{d}/data", "--exec-root", f"{d}/exec", "--pidfile", f"{d}/dockerd.pid",
+         "-H", f"unix://{sock}", "--iptables=false", "--ip6tables=false", "--userland-proxy=false",
+         "--log-level=error"],
+        stdout=log, stderr=log, env=env, start_new_session=True)
+    docker = ["docker", "-H", f"unix://{sock}"]
+    try:
+        deadline = time.monotonic() + 30
+        while subprocess.run([*docker, "version"], capture_output=True).returncode != 0:
+            if daemon.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"dockerd did not start (see {d}/dockerd.log)")
+            time.sleep(0.2)
+        subprocess.run([*docker, "load", "-i", archive], check=True, capture_output=True)
+        yield docker
+    finally:
+        subprocess.run([*docker, "rm", "-f", *subprocess.run([*docker, "ps", "-aq"], capture_output=True,
+                                                             text=True).stdout.split()], capture_output=True)
+        daemon.send_signal(signal.SIGTERM)
+        try:
+            daemon.wait(30)
+        except subprocess.TimeoutExpired:
+            os.killpg(daemon.pid, signal.SIGKILL)
+            daemon.wait()
+        log.close()
+        _umount_under(d)
+        if "docker0" in _links():
+            subprocess.run(["ip", "link", "del", "docker0"], capture_output=True)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("-n", type=int, default=int(os.environ.get("BENCH_N", "15")), help="runs per variant")
+    parser.add_argument("--no-docker", action="store_true")
+    parser.add_argument("--no-podman", action="store_true")
+    args = parser.parse_args()
+    base = tempfile.mkdtemp(prefix="pallet-bench-run-")
+    variants: dict[str, tuple[list[str], dict[str, str] | None]] = {}
+    try:
+        with contextlib.ExitStack() as stack:
+            pallet = stack.enter_context(pallet_store(base))
+            archive = os.path.join(base, "busybox.tar")
+            subprocess.run([*pallet, "save", "-o", archive, "busybox"], check=True, capture_output=True)
+            for net in ("none", "default"):
+                flags = ["--network", "none"] if net == "none" else []
+                variants[f"pallet ({net})"] = ([*pallet, "run", "--rm", *flags, "busybox", "true"], None)
+            peers: list[tuple[str, list[str], dict[str, str] | None]] = []
+            if not args.no_podman and shutil.which("podman"):
+                try:
+                    podman, penv = stack.enter_context(podman_store(base, archive))
+                    peers.append(("podman", podman, penv))
+                except (RuntimeError, subprocess.CalledProcessError) as exc:
+                    print(f"podman: not measured: {exc}")
+            if not args.no_docker and shutil.which("docker"):
+                try:
+                    peers.append(("docker", stack.enter_context(docker_daemon(base, archive)), None))
+                except (RuntimeError, subprocess.CalledProcessError) as exc:
+                    print(f"docker: not measured: {exc}")
+            for name, cmd, env in peers:
+                for net in ("none", "default"):
+                    flags = ["--network", "none"] if net == "none" else []
+                    variants[f"{name} ({net})"] = ([*cmd, "run", "--rm", *flags, "busybox", "true"], env)
+            samples: dict[str, list[float]] = {name: [] for name in variants}
+            failed: dict[str, str] = {}
+            for _round in range(args.n + 1):  # the first round warms up and is not counted
+                for name, (argv, env) in variants.items():
+                    if name in failed:
+                        continue
+                    try:
+                        t = timed(argv, env)
+                    except RuntimeError as exc:
+                        failed[name] = str(exc)
+                        continue
+                    if _round:
+                        samples[name].append(t)
+    finally:
+        _umount_under(base)
         shutil.rmtree(base, ignore_errors=True)
-    print(f"median of {N} runs of `run --rm busybox true` (ms):")
-    for name, value in results.items():
-        if value is None:
-            print(f"  {name:<20} failed")
+    print(f"run --rm busybox true: median of {args.n} interleaved runs (ms), ratio to pallet's median")
+    for name, values in samples.items():
+        if name in failed or not values:
+            print(f"  {name:<18} failed: {failed.get(name, 'no samples')[:200]}")
             continue
-        ref = results.get(name.replace(name.split()[0], "pallet"))
-        ratio = f"  (pallet is {value / ref:.2f}x faster)" if ref and not name.startswith("pallet") else ""
-        print(f"  {name:<20} {value:8.1f}{ratio}")
+        med = statistics.median(values)
+        ref = samples.get("pallet " + name.split(" ", 1)[1])
+        ratio = f"  x{med / statistics.median(ref):.2f}" if ref and not name.startswith("pallet") else ""
+        print(f"  {name:<18} {med:7.1f}  (min {min(values):6.1f}, max {max(values):6.1f}){ratio}")
     return 0
 
 

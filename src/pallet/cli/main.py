@@ -295,7 +295,17 @@ def build_parser(name: str, module: object) -> argparse.ArgumentParser:
         def error(self, message: str) -> None:  # type: ignore[override]
             raise UsageError(message, name)
 
-    parser = _Parser(prog=f"pallet {name}", description=COMMANDS[name][1], add_help=False)
+    def formatter(prog: str) -> argparse.HelpFormatter:
+        # argparse makes a formatter for every add_argument; without a width it imports shutil
+        # (~3.5 ms with its compression modules) to ask the terminal's: ask os directly.
+        try:
+            width = os.get_terminal_size().columns - 2
+        except OSError:
+            width = int(os.environ.get("COLUMNS") or 80) - 2
+        return argparse.HelpFormatter(prog, width=max(width, 40))
+
+    parser = _Parser(prog=f"pallet {name}", description=COMMANDS[name][1], add_help=False,
+                     formatter_class=formatter)
     module.configure(parser)  # type: ignore[attr-defined]
     try:
         parser.add_argument("-h", "--help", action="help", help="Print usage")

@@ -157,7 +157,7 @@ class Engine:
             private["PidStart"] = start_time(pid)
             private["Monitor"] = {"pid": os.getpid(), "start": start_time(os.getpid())}
             private["StopRequested"] = False
-            self.store.write(record)
+            self.store.write(record, durable=not record["HostConfig"].get("AutoRemove"))
         self.event(record, "start")
         return pid
 
@@ -178,7 +178,7 @@ class Engine:
                 record["RestartCount"] = int(record.get("RestartCount", 0)) + 1
                 record["State"]["Restarting"] = True
                 record["State"]["Status"] = "restarting"
-            self.store.write(record)
+            self.store.write(record, durable=not record["HostConfig"].get("AutoRemove"))
         finally:
             lock.__exit__()
         if record["State"]["OOMKilled"]:
