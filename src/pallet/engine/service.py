@@ -232,6 +232,8 @@ class Engine:
         with self.store.lock(cid):
             record = self.store.read(cid)
             record.setdefault("Pallet", {})["StopRequested"] = True
+            if record["State"].get("Restarting") and not record["State"].get("Running"):
+                record["State"].update(Restarting=False, Status="exited")  # the pending restart is cancelled
             self.store.write(record)
         record = self.reconcile(record)
         state = record["State"]

@@ -65,10 +65,9 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
 def emit(docs: list[Any], fmt: str | None) -> None:
     import json
 
-    if fmt:
-        from pallet.cli.commands._common import render
+    if fmt and fmt != "json":
+        from pallet.cli.format import render_each
 
-        for doc in docs:
-            print(render(fmt, doc))
+        sys.stdout.write(render_each(fmt, docs))  # as docker: a missing key is an error, not "<no value>"
         return
     print(json.dumps(docs, indent=4, ensure_ascii=False))
