@@ -64,21 +64,21 @@ def test_cgroup_release_agent_sysrq_and_userns_mount_fail(rt: Runtime, bundle: B
 
 
 def test_no_inheritable_or_ambient_caps_and_only_stdio_in_run_and_exec(rt: Runtime, bundle: Bundle) -> None:
-    b = _secure_bundle(bundle, ["sh", "-c", "grep -E '^Cap(Inh|Amb)' /proc/self/status; ls /proc/1/fd > /tmp/fds; echo $(cat /tmp/fds); sleep 30"])
+    b = _secure_bundle(bundle, ["sleep", "30"])
     cid = new_id()
-    proc = subprocess.Popen(rt.cmd("run", "-b", str(b), cid), stdout=subprocess.PIPE, text=True)
+    assert rt.run_detached("run", "-d", "-b", str(b), cid).returncode == 0
+    pid = rt.state(cid)["pid"]
     try:
-        assert proc.stdout is not None
-        lines = [proc.stdout.readline().split() for _ in range(3)]
-        assert lines[0] == ["CapInh:", "0000000000000000"]
-        assert lines[1] == ["CapAmb:", "0000000000000000"]
-        assert lines[2] == ["0", "1", "2"]
-        out = rt.run("exec", cid, "sh", "-c", "grep -E '^Cap(Inh|Amb)' /proc/self/status; echo $(ls /proc/self/fd)", check=True)
-        assert out.stdout.split()[:4] == ["CapInh:", "0000000000000000", "CapAmb:", "0000000000000000"]
-        assert out.stdout.split()[4:] == ["0", "1", "2", "3"]  # 3: ls's own directory fd
+        # the container's process (PID 1) and an exec'd one
+        script = ("grep -E '^Cap(Inh|Amb)' /proc/1/status /proc/self/status | cut -d: -f2- | tr -d '\\t'; "
+                  "echo fds1 $(ls /proc/1/fd)")
+        out = rt.run("exec", cid, "sh", "-c", script, check=True).stdout.split("\n")
+        assert out[:4] == ["CapInh:0000000000000000", "CapAmb:0000000000000000"] * 2
+        assert out[4].split() == ["fds1", "0", "1", "2"]
     finally:
         rt.run("kill", cid, "KILL")
-        proc.wait(timeout=20)
+        _reap(pid)
+        rt.run("delete", "--force", cid, check=True)
 
 
 def test_exec_cwd_through_any_fd_stays_inside(rt: Runtime, bundle: Bundle) -> None:
