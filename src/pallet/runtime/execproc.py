@@ -77,8 +77,10 @@ def exec_process(root: str, cid: str, process: dict[str, object], opts: ExecOpti
     seccomp = setup.linux.get("seccomp")
     if seccomp:
         from pallet.runtime import seccomp as seccomp_mod
+        from pallet.runtime.statedir import SECCOMP_CACHE
 
-        setup.seccomp = seccomp_mod.compile_filter(seccomp)  # type: ignore[arg-type]
+        setup.seccomp = seccomp_mod.compile_filter(
+            seccomp, cache_dir=os.path.join(root, SECCOMP_CACHE))  # type: ignore[arg-type]
     cg = c.cgroup()
     setup.cgroup = cg  # type: ignore[assignment]
     setup.join_pidfd = pidfd_open(c.pid)

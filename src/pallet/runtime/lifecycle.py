@@ -92,15 +92,15 @@ def _default_system() -> System:
     return System()
 
 
-def _prepare(cid: str, config: dict[str, object], bundle: str) -> Setup:
+def _prepare(cid: str, config: dict[str, object], bundle: str, root: str) -> Setup:
     """Work out in the parent everything the children need."""
     from pallet.runtime import namespaces
     from pallet.runtime.process.setup import Setup
 
     setup = Setup(cid, config, bundle)
     if not os.path.isdir(setup.rootfs):
-        root = config.get("root") or {}
-        path = root.get("path") if isinstance(root, dict) else None
+        rootdoc = config.get("root") or {}
+        path = rootdoc.get("path") if isinstance(rootdoc, dict) else None
         raise ConfigError(f"root.path {path!r} does not exist in bundle {bundle} (looked for {setup.rootfs})")
     setup.ns = namespaces.plan(setup.linux.get("namespaces") or [])  # type: ignore[arg-type]
     caps = setup.process.get("capabilities")
@@ -112,7 +112,8 @@ def _prepare(cid: str, config: dict[str, object], bundle: str) -> Setup:
     if seccomp:
         from pallet.runtime import seccomp as seccomp_mod
 
-        setup.seccomp = seccomp_mod.compile_filter(seccomp)  # type: ignore[arg-type]
+        setup.seccomp = seccomp_mod.compile_filter(
+            seccomp, cache_dir=os.path.join(root, statedir.SECCOMP_CACHE))  # type: ignore[arg-type]
     if setup.process.get("apparmorProfile") or setup.process.get("selinuxLabel") or setup.linux.get("mountLabel"):
         from pallet.runtime import lsm
 
@@ -149,7 +150,7 @@ def create(
     validate_id(cid)
     bundle = os.path.abspath(bundle)
     config = load_bundle(bundle)
-    setup = _prepare(cid, config, bundle)
+    setup = _prepare(cid, config, bundle, root)
     if setup.terminal and not opts.console_socket and not keep_console:
         raise ConfigError("process.terminal is true: --console-socket is required (or run in the foreground)")
     if opts.console_socket and not setup.terminal:

@@ -276,18 +276,22 @@ _CACHE_FORMAT = b"pallet-seccomp-1"
 
 
 def _cache_key(seccomp: dict[str, object]) -> str:
-    import hashlib
-    import json
+    # On the container start path: _sha256 and fastjson, not hashlib (OpenSSL) and json (re).
+    try:
+        from _sha256 import sha256
+    except ImportError:  # Python 3.12+ names the module _sha2
+        from _sha2 import sha256  # type: ignore[no-redef,unused-ignore]
 
+    from pallet import fastjson
     from pallet._linux.seccomp import version
 
     uname = os.uname()
-    parts = [json.dumps(seccomp, sort_keys=True), uname.machine, uname.release, repr(version())]
-    return hashlib.sha256("\0".join(parts).encode()).hexdigest()
+    parts = [fastjson.dumps(seccomp), uname.machine, uname.release, repr(version())]
+    return str(sha256("\0".join(parts).encode()).hexdigest())
 
 
 def _cache_read(cache_dir: str, key: str) -> CompiledFilter | None:
-    import json
+    from pallet import fastjson
 
     try:
         with open(os.path.join(cache_dir, key + ".bpf"), "rb") as f:
@@ -297,8 +301,10 @@ def _cache_read(cache_dir: str, key: str) -> CompiledFilter | None:
     magic, _, rest = data.partition(b"\n")
     meta, _, program = rest.partition(b"\n")
     try:
-        info = json.loads(meta)
+        info = fastjson.loads(meta)
     except ValueError:
+        return None
+    if not isinstance(info, dict):
         return None
     if magic != _CACHE_FORMAT or not program or len(program) % 8 or len(program) != info.get("size"):
         return None

@@ -14,6 +14,8 @@ from pallet import fastjson
 from pallet.errors import ConflictError, NotFoundError
 
 STATE_FILE = "state.json"
+# Compiled seccomp filters, shared by the containers of a root ('@' is never in a container id).
+SECCOMP_CACHE = "@seccomp-cache"
 FIFO = "exec.fifo"
 LOCK = "lock"
 
@@ -66,7 +68,7 @@ def list_ids(root: str) -> list[str]:
         names = os.listdir(root)
     except FileNotFoundError:
         return []
-    return sorted(n for n in names if os.path.isdir(os.path.join(root, n)))
+    return sorted(n for n in names if not n.startswith("@") and os.path.isdir(os.path.join(root, n)))
 
 
 class Lock:
