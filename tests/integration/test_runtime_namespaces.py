@@ -100,3 +100,50 @@ def test_foreground_run_in_a_terminal_proxies_the_pty(rt: Runtime, bundle: Bundl
     assert "/dev/console" in text or "/dev/pts/" in text
     assert "got:hello" in text
     assert os.waitstatus_to_exitcode(status) == 4
+
+
+def test_idmapped_bind_mount_in_a_user_namespace(rt: Runtime, busybox_rootfs: Path) -> None:
+    """A host directory owned by root, bound with "idmap": the container's root owns it, and what it
+    writes there lands on the host as the directory's own owner, not as the mapped uid."""
+    import json
+    import shutil
+    import tempfile
+
+    from tests.helpers.leaks import SESSION_TAG
+    from tests.helpers.oci import make_config, write_bundle
+    from tests.helpers.rootfs import copy_rootfs
+
+    if not is_pallet():
+        pytest.skip("pallet-runtime's idmapped bind mounts")
+    top = Path(tempfile.mkdtemp(prefix=f"pallet-idmap-{SESSION_TAG}-"))
+    try:
+        os.chmod(top, 0o755)
+        data = top / "data"
+        data.mkdir()
+        (data / "owned-by-root").write_text("x")
+        config = make_config(["sh", "-c", "stat -c '%u:%g' /data/owned-by-root /plain/owned-by-root; "
+                                          "touch /data/made-inside; id -u"])
+        maps = [{"containerID": 0, "hostID": 100000, "size": 65536}]
+        config["linux"]["namespaces"].append({"type": "user"})
+        config["linux"]["uidMappings"] = maps
+        config["linux"]["gidMappings"] = maps
+        config["mounts"] = [m for m in config["mounts"] if m["destination"] not in ("/sys", "/sys/fs/cgroup")]
+        for m in config["mounts"]:
+            m["options"] = [o for o in m.get("options", []) if not o.startswith("gid=")]
+        config["mounts"].append({"destination": "/data", "type": "bind", "source": str(data),
+                                 "options": ["bind", "idmap"]})
+        config["mounts"].append({"destination": "/plain", "type": "bind", "source": str(data),
+                                 "options": ["bind", "ro"]})
+        rootfs = copy_rootfs(busybox_rootfs, top / "rootfs")
+        # the rootfs belongs to host root: the mapped root cannot make mount points in it itself
+        (rootfs / "data").mkdir()
+        (rootfs / "plain").mkdir()
+        b = write_bundle(top / "bundle", rootfs, config)
+        out = rt.run("run", "-b", str(b), new_id(), check=True).stdout.split()
+        assert out[0] == "0:0"            # through the idmapped mount: the container's root owns it
+        assert out[1] == "65534:65534"    # the same file without: host root is nobody in the container
+        assert out[2] == "0"
+        st = os.stat(data / "made-inside")
+        assert (st.st_uid, st.st_gid) == (0, 0), json.dumps([st.st_uid, st.st_gid])
+    finally:
+        shutil.rmtree(top)

@@ -224,6 +224,7 @@ def _build_rootfs(setup: Setup, chan: Channel, sys: System, step: Step) -> None:
         in_userns=plan.has("user"),
         cgroup_paths=setup.cgroup.paths() if setup.cgroup is not None else {},
         mount_label=str(setup.linux.get("mountLabel") or "") or None,
+        idmap_fds=setup.idmap_fds,
     )
     step.name = "mounts"
     config_mounts = setup.config.get("mounts") or []

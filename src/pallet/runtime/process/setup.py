@@ -33,6 +33,8 @@ class Setup:
         assert isinstance(linux, dict)
         self.linux: dict[str, object] = linux
         self.resources: dict[str, object] | None = None
+        # mounts[i] with the idmap/ridmap option -> a detached idmapped mount made by the parent
+        self.idmap_fds: dict[int, int] = {}
         self.ns: NamespacePlan | None = None
         self.cgroup: CgroupManager | None = None
         self.seccomp: object = None

@@ -49,6 +49,7 @@ class MountContext:
         in_userns: bool = False,
         cgroup_paths: dict[str, str] | None = None,
         mount_label: str | None = None,
+        idmap_fds: dict[int, int] | None = None,
     ) -> None:
         self.new_cgroupns = new_cgroupns
         self.new_netns = new_netns
@@ -56,6 +57,7 @@ class MountContext:
         self.in_userns = in_userns
         self.cgroup_paths = cgroup_paths or {}
         self.mount_label = mount_label
+        self.idmap_fds = idmap_fds or {}
 
 
 def statvfs_flags(path: str) -> int:
@@ -108,7 +110,7 @@ def _mountpoint_of(path: str) -> str | None:
 
 def mount_all(sys: System, rootfs: str, mounts: list[dict[str, object]], ctx: MountContext) -> None:
     for i, m in enumerate(mounts):
-        mount_one(sys, rootfs, m, f"mounts[{i}]", ctx)
+        mount_one(sys, rootfs, m, f"mounts[{i}]", ctx, ctx.idmap_fds.get(i, -1))
 
 
 def _target_fd(rootfs: str, dest: str, is_dir: bool) -> tuple[int, str]:
@@ -118,7 +120,8 @@ def _target_fd(rootfs: str, dest: str, is_dir: bool) -> tuple[int, str]:
     return fd, host
 
 
-def mount_one(sys: System, rootfs: str, m: dict[str, object], where: str, ctx: MountContext) -> None:
+def mount_one(sys: System, rootfs: str, m: dict[str, object], where: str, ctx: MountContext,
+              idmapped: int = -1) -> None:
     dest = str(m.get("destination", ""))
     mtype = str(m.get("type") or "")
     source = str(m.get("source") or "")
@@ -137,7 +140,7 @@ def mount_one(sys: System, rootfs: str, m: dict[str, object], where: str, ctx: M
         _mount_cgroup(sys, rootfs, dest, opts.flags, ctx, where)
         return
     if opts.bind or mtype == "bind":
-        _mount_bind(sys, rootfs, dest, source, opts, where)
+        _mount_bind(sys, rootfs, dest, source, opts, where, idmapped)
         return
     data = opts.data
     if ctx.mount_label and mtype in ("tmpfs", "mqueue", "devpts", "shm"):
@@ -173,7 +176,8 @@ def mount_one(sys: System, rootfs: str, m: dict[str, object], where: str, ctx: M
         os.close(fd)
 
 
-def _mount_bind(sys: System, rootfs: str, dest: str, source: str, opts: object, where: str) -> None:
+def _mount_bind(sys: System, rootfs: str, dest: str, source: str, opts: object, where: str,
+                idmapped: int = -1) -> None:
     from pallet.oci.mountopts import MountOptions
 
     assert isinstance(opts, MountOptions)
@@ -188,7 +192,16 @@ def _mount_bind(sys: System, rootfs: str, dest: str, source: str, opts: object, 
         target = f"/proc/self/fd/{fd}"
         flags = c.MS_BIND | (opts.flags & c.MS_REC)
         try:
-            sys.mount(source, target, None, flags)
+            if idmapped >= 0:
+                # made by the runtime's parent with the id mapping already set: move it into place
+                from pallet._linux.mount import move_mount
+
+                # onto the verified fd itself (move_mount does not take a /proc/self/fd path)
+                move_mount(idmapped, "", fd, "", c.MOVE_MOUNT_F_EMPTY_PATH | c.MOVE_MOUNT_T_EMPTY_PATH)
+            elif opts.extensions & {"idmap", "ridmap"}:
+                raise ConfigError(f"{where}: an idmapped mount of {source!r} was asked for but not prepared")
+            else:
+                sys.mount(source, target, None, flags)
         except OSError as exc:
             raise RuntimeFailure(
                 f"{where}: bind mount of {source!r} on {dest} failed: {exc.strerror or exc}", step="mount",
