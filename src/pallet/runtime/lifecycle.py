@@ -204,11 +204,16 @@ def create(
     With ``keep_console`` the pty master stays with the caller (foreground run) instead of being sent
     to the console socket.
     """
+    from pallet.runtime import log
+
     opts = opts or CreateOptions()
+    log.step("create")
     validate_id(cid)
     bundle = os.path.abspath(bundle)
     config = load_bundle(bundle)
+    log.step("config.json loaded and validated")
     setup = _prepare(cid, config, bundle, root)
+    log.step("namespaces, capabilities and seccomp worked out")
     if setup.terminal and not opts.console_socket and not keep_console:
         raise ConfigError("process.terminal is true: --console-socket is required (or run in the foreground)")
     if opts.console_socket and not setup.terminal:
@@ -234,12 +239,14 @@ def create(
         setup.fifo_fd = os.open(fifo, os.O_PATH | os.O_CLOEXEC)
         manager.create()
         made_cgroup = True
+        log.step("cgroup created")
         hooks_state = {"ociVersion": "1.2.0", "id": cid, "bundle": bundle,
                        "annotations": config.get("annotations") or {}}
         from pallet.runtime.process.parent import run_children
 
         setup.idmap_fds = idmapped_mounts(setup)
         started = run_children(setup, sys or _default_system(), hooks_state)
+        log.step(f"container init {started.pid} ready")
         from pallet._linux.procfs import start_time
 
         container.data = {
@@ -262,6 +269,7 @@ def create(
                 os.close(started.console_fd)
                 started.console_fd = -1
         _write_pid_file(opts.pid_file, started.pid)
+        log.step("state saved")
     except BaseException:
         if started is not None and started.pid:
             try:
@@ -490,6 +498,7 @@ def wait_foreground(pid: int, console_fd: int = -1) -> int:
 def run(root: str, cid: str, bundle: str, opts: CreateOptions | None = None, *, detach: bool = False) -> int:
     """create + start; in the foreground also wait for the exit code and delete."""
     from pallet._linux.prctl import set_child_subreaper
+    from pallet.runtime import log
 
     opts = opts or CreateOptions()
     if not detach:
@@ -502,6 +511,7 @@ def run(root: str, cid: str, bundle: str, opts: CreateOptions | None = None, *, 
         forward_signals(started.pid)
     try:
         start(root, cid)
+        log.step("started")
     except BaseException:
         try:
             delete(root, cid, force=True)
@@ -512,6 +522,7 @@ def run(root: str, cid: str, bundle: str, opts: CreateOptions | None = None, *, 
         return 0
     try:
         code = wait_foreground(started.pid, started.console_fd)
+        log.step(f"container exited with {code}")
     finally:
         if started.console_fd >= 0:
             os.close(started.console_fd)
@@ -519,4 +530,5 @@ def run(root: str, cid: str, bundle: str, opts: CreateOptions | None = None, *, 
             delete(root, cid, force=True)
         except NotFoundError:
             pass
+        log.step("deleted")
     return code

@@ -10,6 +10,7 @@ import os
 import sys
 import time
 
+_STARTED = time.monotonic()
 _log_path: str | None = None
 _log_json = False
 _debug = False
@@ -64,6 +65,21 @@ def warning(msg: str) -> None:
         sys.stderr.flush()
     except (OSError, ValueError):
         pass
+
+
+def enabled() -> bool:
+    """True with --debug: callers skip building messages otherwise."""
+    return _debug
+
+
+def step(name: str) -> None:
+    """With --debug, when a step of the container's set-up was reached (ms since the process began)."""
+    if _debug:
+        debug(f"{_elapsed_ms():7.2f} ms  {name}")
+
+
+def _elapsed_ms() -> float:
+    return (time.monotonic() - _STARTED) * 1000
 
 
 def debug(msg: str) -> None:

@@ -90,11 +90,16 @@ def run_children(setup: Setup, sys: System, hooks_state: dict[str, object] | Non
 
 
 def _drive(setup: Setup, chan: Channel, started: Started, ipid: int, hooks_state: dict[str, object] | None) -> None:
+    from pallet.runtime import log
+
     who = "the container's init"
+    log.step(f"forked {ipid}")
     if setup.cgroup is not None:
         setup.cgroup.add(ipid)
+        log.step("placed in the cgroup")
         if not setup.is_exec:
             setup.cgroup.set(setup.resources)
+            log.step("resources set")
     chan.send("go")
     # Messages come from two processes (the intermediate and the init) on one socket, so the init's
     # may overtake the intermediate's "init_pid": hold them back until the pid is known.
@@ -117,6 +122,7 @@ def _drive(setup: Setup, chan: Channel, started: Started, ipid: int, hooks_state
             chan.send("maps_done")
         elif mtype == "init_pid":
             started.pid = int(msg["pid"])  # type: ignore[call-overload]
+            log.step(f"init is {started.pid}")
             status = _reap(ipid)
             if status != 0 and not started.pid:
                 raise RuntimeFailure("the intermediate process failed", step="fork")
