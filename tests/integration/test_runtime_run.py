@@ -6,7 +6,6 @@ import json
 import os
 import signal
 import subprocess
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -39,14 +38,15 @@ def test_exit_code_passes_through(rt: Runtime, bundle: Bundle) -> None:
 
 def test_killed_by_signal_gives_128_plus_signal(rt: Runtime, bundle: Bundle, tmp_path: Path) -> None:
     # PID 1 cannot SIGKILL itself from inside its namespace: the host does it.
-    b = bundle(["sleep", "30"])
+    b = bundle(["sh", "-c", "echo running; exec sleep 30"])
     pid_file = tmp_path / "pid"
-    proc = subprocess.Popen(rt.cmd("run", "--pid-file", str(pid_file), "-b", str(b), new_id()))
-    deadline = time.monotonic() + 20
-    while not pid_file.exists() and time.monotonic() < deadline:
-        time.sleep(0.01)
+    proc = subprocess.Popen(rt.cmd("run", "--pid-file", str(pid_file), "-b", str(b), new_id()),
+                            stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    assert proc.stdout.readline().strip() == "running"  # started: killed now, it is the exit code
     os.kill(int(pid_file.read_text()), signal.SIGKILL)
     assert proc.wait(timeout=20) == 137
+    proc.stdout.close()
 
 
 def test_signals_are_forwarded_to_the_container(rt: Runtime, bundle: Bundle, tmp_path: Path) -> None:
