@@ -85,8 +85,9 @@ def exec_process(root: str, cid: str, process: dict[str, object], opts: ExecOpti
     setup.cgroup = cg  # type: ignore[assignment]
     setup.join_pidfd = pidfd_open(c.pid)
     setup.join_flags = _join_flags(c.pid)
-    if not opts.detach:
-        set_child_subreaper(True)
+    # Also when detached: while it is set up the process is ours to reap if it fails (once this
+    # command exits, it passes to our own parent or subreaper).
+    set_child_subreaper(True)
     if sys is None:
         from pallet._linux.system import System
 

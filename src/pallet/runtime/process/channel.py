@@ -11,9 +11,10 @@ The protocol of ``create`` (P = the runtime, I = the intermediate child, C = the
     =====  ==========  =================================================================
     I->P   userns      I unshared a user namespace: P writes uid_map and gid_map
     P->I   maps_done   the maps are written
-    P->I   go          P has put I into the container's cgroup: I may create the cgroup
-                       namespace and fork (it may come before maps_done)
     I->P   init_pid    I forked C; ``pid`` is C's pid in P's PID namespace; I exits
+    P->C   go          P has put C into the container's cgroup (C builds the rootfs meanwhile):
+                       C may now make its cgroup namespace, mount cgroups and run hooks
+                       (for exec: P->I, before I forks the process)
     C->P   hooks       C is in its namespaces, before pivot_root: P runs prestart and
                        createRuntime hooks, then answers hooks_done
     P->C   hooks_done

@@ -74,10 +74,8 @@ class Step:
 def intermediate(setup: Setup, chan: Channel, sys: System) -> None:
     """The first child: namespaces, then fork the init.  Never returns.
 
-    The parent moves this process into the container's cgroup while it works (the kernel makes the
-    first write to a v1 cgroup.procs wait for an RCU grace period: milliseconds), so the imports and
-    the namespaces are made meanwhile; only the cgroup namespace, which is rooted at the cgroup the
-    process is in, and the fork of the init wait for the parent's "go".
+    It makes every namespace but the cgroup namespace (which is rooted at the cgroup a process is
+    in: the init makes it once the parent has placed it), forks the init and reports its pid.
     """
     step = Step()
     try:
@@ -89,12 +87,11 @@ def intermediate(setup: Setup, chan: Channel, sys: System) -> None:
         assert plan is not None
         step.name = "join namespaces"
         namespaces.join(sys, namespaces.open_joins(plan))
-        went = False
         if plan.new_user:
             step.name = "create the user namespace"
             sys.unshare(c.CLONE_NEWUSER)
             chan.send("userns")
-            went = _expect_with_go(chan, "maps_done")
+            chan.expect("maps_done", who="pallet-runtime")
             os.setresgid(0, 0, 0)
             os.setresuid(0, 0, 0)
         early = plan.unshare & ~c.CLONE_NEWCGROUP
@@ -105,12 +102,6 @@ def intermediate(setup: Setup, chan: Channel, sys: System) -> None:
         if offsets and plan.is_new("time"):
             step.name = "linux.timeOffsets"
             _write_time_offsets(offsets)
-        if not went:
-            step.name = "wait for the parent"
-            chan.expect("go", who="pallet-runtime")
-        if plan.unshare & c.CLONE_NEWCGROUP:
-            step.name = "create the cgroup namespace"
-            sys.unshare(c.CLONE_NEWCGROUP)
         step.name = "fork the container's init"
         pid = os.fork()
         if pid == 0:
@@ -120,17 +111,6 @@ def intermediate(setup: Setup, chan: Channel, sys: System) -> None:
     except BaseException as exc:
         chan.send_error(exc, step.name)
         os._exit(1)
-
-
-def _expect_with_go(chan: Channel, wanted: str) -> bool:
-    """Wait for ``wanted``; a "go" that comes first is noted (True) rather than an error."""
-    went = False
-    while True:
-        msg, _ = chan.expect(wanted, "go", who="pallet-runtime")
-        if msg["type"] == "go":
-            went = True
-            continue
-        return went
 
 
 def _write_time_offsets(offsets: object) -> None:
@@ -146,6 +126,25 @@ def _write_time_offsets(offsets: object) -> None:
             os.write(fd, line.encode())
     finally:
         os.close(fd)
+
+
+class Go:
+    """The parent's "go": the init is in its cgroup.  Waited for (once) before the cgroup namespace
+    is made, before cgroup mounts and before anything is run (hooks, the process)."""
+
+    def __init__(self, chan: Channel, sys: System, new_cgroupns: bool) -> None:
+        self.chan = chan
+        self.sys = sys
+        self.new_cgroupns = new_cgroupns
+        self.done = False
+
+    def __call__(self) -> None:
+        if self.done:
+            return
+        self.chan.expect("go", who="pallet-runtime")
+        if self.new_cgroupns:
+            self.sys.unshare(c.CLONE_NEWCGROUP)
+        self.done = True
 
 
 def container_init(setup: Setup, chan: Channel, sys: System) -> None:
@@ -213,6 +212,7 @@ def _build_rootfs(setup: Setup, chan: Channel, sys: System, step: Step) -> None:
 
     plan = setup.ns
     assert plan is not None
+    go = Go(chan, sys, bool(plan.unshare & c.CLONE_NEWCGROUP))
     rootfs = setup.rootfs
     step.name = "linux.rootfsPropagation"
     prop = setup.linux.get("rootfsPropagation")
@@ -225,6 +225,7 @@ def _build_rootfs(setup: Setup, chan: Channel, sys: System, step: Step) -> None:
         cgroup_paths=setup.cgroup.paths() if setup.cgroup is not None else {},
         mount_label=str(setup.linux.get("mountLabel") or "") or None,
         idmap_fds=setup.idmap_fds,
+        before_cgroup=go,
     )
     step.name = "mounts"
     config_mounts = setup.config.get("mounts") or []
@@ -241,6 +242,8 @@ def _build_rootfs(setup: Setup, chan: Channel, sys: System, step: Step) -> None:
         devices.create_devices(sys, rootfs, devs, bind=plan.has("user"))
         has_pts = any(str(m.get("destination", "")).rstrip("/") == "/dev/pts" for m in config_mounts)
         devices.create_links(rootfs, with_ptmx=has_pts)
+    step.name = "wait for the cgroup"
+    go()
     if hooks.has_hooks(setup.config, "prestart", "createRuntime"):
         step.name = "hooks (prestart, createRuntime)"
         chan.send("hooks")

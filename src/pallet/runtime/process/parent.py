@@ -48,6 +48,43 @@ def _reap_if_ours(pid: int, timeout: float = 2.0) -> None:
         time.sleep(0.002)
 
 
+def _late_init_pid(chan: Channel, timeout: float = 1.0) -> int:
+    import select
+
+    while select.select([chan.fileno()], [], [], timeout)[0]:
+        try:
+            msg, fds = chan.recv()
+        except OSError:
+            return 0
+        for fd in fds:
+            os.close(fd)
+        if not msg:
+            return 0
+        if msg.get("type") == "init_pid":
+            pid = msg.get("pid")
+            return pid if isinstance(pid, int) else 0
+    return 0
+
+
+def _raise_pending_error(chan: Channel) -> None:
+    """If the other end sent an error before it went away, raise it."""
+    import select
+
+    from pallet.runtime.process.channel import error_from_message
+
+    while select.select([chan.fileno()], [], [], 0.5)[0]:
+        try:
+            msg, fds = chan.recv()
+        except OSError:
+            return
+        for fd in fds:
+            os.close(fd)
+        if not msg:
+            return
+        if msg.get("type") == "error":
+            raise error_from_message(msg)
+
+
 def run_children(setup: Setup, sys: System, hooks_state: dict[str, object] | None = None) -> Started:
     """Fork the intermediate child and drive the protocol until the process is ready."""
     from pallet.runtime.process import init
@@ -69,6 +106,10 @@ def run_children(setup: Setup, sys: System, hooks_state: dict[str, object] | Non
     try:
         _drive(setup, parent, started, pid, hooks_state)
     except BaseException:
+        if not started.pid:
+            # The init's error may have overtaken the intermediate's "init_pid": read what is left
+            # on the channel to learn the pid, so that the process is reaped below.
+            started.pid = _late_init_pid(parent)
         for p in (started.pid, pid):
             if p > 0:
                 try:
@@ -94,13 +135,11 @@ def _drive(setup: Setup, chan: Channel, started: Started, ipid: int, hooks_state
 
     who = "the container's init"
     log.step(f"forked {ipid}")
-    if setup.cgroup is not None:
-        setup.cgroup.add(ipid)
-        log.step("placed in the cgroup")
-        if not setup.is_exec:
-            setup.cgroup.set(setup.resources)
-            log.step("resources set")
-    chan.send("go")
+    if setup.is_exec:
+        # exec: the child joins the cgroup before it forks the process
+        if setup.cgroup is not None:
+            setup.cgroup.add(ipid)
+        chan.send("go")
     # Messages come from two processes (the intermediate and the init) on one socket, so the init's
     # may overtake the intermediate's "init_pid": hold them back until the pid is known.
     deferred: list[tuple[dict[str, object], list[int]]] = []
@@ -126,6 +165,21 @@ def _drive(setup: Setup, chan: Channel, started: Started, ipid: int, hooks_state
             status = _reap(ipid)
             if status != 0 and not started.pid:
                 raise RuntimeFailure("the intermediate process failed", step="fork")
+            if not setup.is_exec:
+                # The init builds the root filesystem meanwhile (the first write to a v1
+                # cgroup.procs waits for an RCU grace period: milliseconds); it waits for "go" only
+                # before its cgroup namespace, its cgroup mounts and anything it runs.
+                try:
+                    if setup.cgroup is not None:
+                        setup.cgroup.add(started.pid)
+                        log.step("init placed in the cgroup")
+                        setup.cgroup.set(setup.resources)
+                        log.step("resources set")
+                    chan.send("go")
+                except OSError:
+                    # The init may have failed (and exited) meanwhile: its error is the one to tell.
+                    _raise_pending_error(chan)
+                    raise
         elif mtype == "hooks":
             from pallet.runtime import hooks
 

@@ -18,6 +18,8 @@ from pallet.runtime.rootfs.paths import create_mount_target, open_in_root, resol
 TYPE_CHECKING = False
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from pallet._linux.system import System
 
 # statvfs f_flag bits that a bind remount must keep when it may not clear them
@@ -50,6 +52,7 @@ class MountContext:
         cgroup_paths: dict[str, str] | None = None,
         mount_label: str | None = None,
         idmap_fds: dict[int, int] | None = None,
+        before_cgroup: Callable[[], None] | None = None,
     ) -> None:
         self.new_cgroupns = new_cgroupns
         self.new_netns = new_netns
@@ -58,6 +61,8 @@ class MountContext:
         self.cgroup_paths = cgroup_paths or {}
         self.mount_label = mount_label
         self.idmap_fds = idmap_fds or {}
+        # called before the first cgroup mount (the init waits there to be in its cgroup)
+        self.before_cgroup = before_cgroup
 
 
 def statvfs_flags(path: str) -> int:
@@ -275,6 +280,8 @@ def cgroup_hierarchies() -> list[tuple[str, str, str]]:
 
 def _mount_cgroup(sys: System, rootfs: str, dest: str, flags: int, ctx: MountContext, where: str) -> None:
     """Give the container its cgroups at ``dest``: real cgroup mounts in a cgroup namespace, else binds."""
+    if ctx.before_cgroup is not None:
+        ctx.before_cgroup()
     ro = flags & c.MS_RDONLY
     base = c.MS_NOSUID | c.MS_NODEV | c.MS_NOEXEC
     hierarchies = cgroup_hierarchies()
