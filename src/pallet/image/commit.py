@@ -87,6 +87,8 @@ def import_tarball(
         digest, size = store_tar_layer(images.content, stream)
     except (OSError, EOFError, ValueError) as e:
         raise LayerError(f"import {source_name}: cannot read the tarball: {e}") from None
+    finally:
+        stream.close()
     created = now_rfc3339()
     config: dict[str, Any] = {"created": created, "config": apply_changes({}, list(changes), "--change")}
     if platform:

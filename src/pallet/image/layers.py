@@ -25,6 +25,8 @@ import os
 import stat
 
 from pallet.errors import PalletError
+from pallet.image.compression import DecompressError, compression_of, decompressed
+from pallet.image.filewriter import ASYNC_MAX, Meta, WriteFailed, Writers, set_xattrs, write_file
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -36,6 +38,9 @@ WHITEOUT = ".wh."
 OPAQUE = ".wh..wh..opq"
 MAX_SYMLINK_HOPS = 40
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+_CACHE_SIZE = 64  # directory fds kept open while a layer is applied
+_CHUNK = 1 << 20  # bytes read from the decompressed stream at a time
+_SYNC_FILES = 32  # regular files written in the applying thread before worker threads start
 
 
 class LayerError(PalletError):
@@ -65,82 +70,33 @@ class _Counted:
         self.limit = limit
         self.what = what
         self.hash = hashlib.sha256()
-        self.count = 0
+        self.count = 0  # bytes read from ``inner`` (up to a chunk ahead of what was returned)
         self.entry = ""
+        self.buf = b""
+        self.pos = 0
 
     def read(self, n: int = -1) -> bytes:
         if n is None or n < 0:
-            n = 1 << 20
-        data = self.inner.read(min(n, self.limit - self.count + 1))
-        self.count += len(data)
-        if self.count > self.limit:
-            at = f" at entry {self.entry!r}" if self.entry else ""
-            raise LayerError(f"{self.what}: uncompressed size exceeds the limit of {self.limit} bytes{at} "
-                             f"(a decompression bomb, or raise the limit)")
-        self.hash.update(data)
-        return data
+            n = _CHUNK
+        if self.pos >= len(self.buf):
+            # tarfile asks for 10 KiB at a time: read (and hash) large chunks, hand out slices.
+            data = self.inner.read(min(_CHUNK, self.limit - self.count + 1))
+            self.count += len(data)
+            if self.count > self.limit:
+                at = f" at entry {self.entry!r}" if self.entry else ""
+                raise LayerError(f"{self.what}: uncompressed size exceeds the limit of {self.limit} bytes{at} "
+                                 f"(a decompression bomb, or raise the limit)")
+            self.hash.update(data)
+            if len(data) <= n:
+                return data
+            self.buf, self.pos = data, 0
+        out = self.buf[self.pos:self.pos + n]
+        self.pos += len(out)
+        return out
 
     def drain(self) -> None:
         while self.read(1 << 20):
             pass
-
-
-class _Prefixed:
-    """A stream whose first bytes were already read (to look at the magic number)."""
-
-    def __init__(self, head: bytes, rest: BinaryIO) -> None:
-        self.head = head
-        self.rest = rest
-
-    def read(self, n: int = -1) -> bytes:
-        if self.head:
-            if n is None or n < 0 or n >= len(self.head):
-                out, self.head = self.head, b""
-                more = self.rest.read(-1 if n is None or n < 0 else n - len(out))
-                return out + more
-            out, self.head = self.head[:n], self.head[n:]
-            return out
-        return self.rest.read(n)
-
-    def readable(self) -> bool:
-        return True
-
-
-def compression_of(head: bytes) -> str:
-    """``gzip``, ``zstd``, ``bzip2``, ``xz`` or ``none``, from the first bytes of a stream."""
-    if head[:2] == b"\x1f\x8b":
-        return "gzip"
-    if head[:4] == b"\x28\xb5\x2f\xfd":
-        return "zstd"
-    if head[:3] == b"BZh":
-        return "bzip2"
-    if head[:6] == b"\xfd7zXZ\x00":
-        return "xz"
-    return "none"
-
-
-def decompressed(stream: BinaryIO) -> tuple[BinaryIO, str]:
-    """The uncompressed stream of a layer blob (compression detected by magic), and its compression."""
-    head = stream.read(6)
-    kind = compression_of(head)
-    raw: BinaryIO = _Prefixed(head, stream)  # type: ignore[assignment]
-    if kind == "gzip":
-        import gzip
-
-        return gzip.GzipFile(fileobj=raw, mode="rb"), kind  # type: ignore[return-value]
-    if kind == "zstd":
-        from backports.zstd import ZstdFile
-
-        return ZstdFile(raw, "rb"), kind  # type: ignore[return-value]
-    if kind == "bzip2":
-        import bz2
-
-        return bz2.BZ2File(raw, "rb"), kind  # type: ignore[return-value]
-    if kind == "xz":
-        import lzma
-
-        return lzma.LZMAFile(raw, "rb"), kind  # type: ignore[return-value]
-    return raw, kind
 
 
 # -- paths inside the root -------------------------------------------------------------------------
@@ -168,15 +124,75 @@ class _Root:
     def __init__(self, path: str) -> None:
         self.path = path
         self.fd = os.open(path, _DIR_FLAGS)
+        # Directories met lately: tar path -> (fd, path resolved inside the root).  Valid while
+        # nothing is removed from the tree (``forget`` is called after every removal).
+        self.cache: dict[tuple[str, ...], tuple[int, list[str]]] = {}
+        # An empty root at the start (a new overlay layer): then a path exists only if this apply
+        # made it, and ``made`` (real paths) says so without a stat.
+        self.fresh = not os.listdir(self.fd)
+        self.made: set[tuple[str, ...]] = set()
+        # What a new file gets without fchown/fchmod: our euid and egid (unless its directory is
+        # setgid: those are tracked), and its mode less the umask.
+        self.euid, self.egid, self.umask = os.geteuid(), os.getegid(), _umask()
+        self.setgid: set[tuple[str, ...]] = {()} if os.fstat(self.fd).st_mode & stat.S_ISGID else set()
 
     def close(self) -> None:
+        self.forget()
         os.close(self.fd)
+
+    def forget(self, keep: tuple[str, ...] | None = None) -> None:
+        """Drop the cached directory fds (something was removed: a cached path may lead elsewhere now).
+
+        ``keep``: a directory in which an entry was removed stays valid itself (its own path does
+        not go through its children), and its fd may be in use.
+        """
+        kept = self.cache.pop(keep, None) if keep is not None else None
+        for fd, _ in self.cache.values():
+            os.close(fd)
+        self.cache.clear()
+        if keep is not None and kept is not None:
+            self.cache[keep] = kept
+
+    def may_exist(self, real: tuple[str, ...]) -> bool:
+        return not self.fresh or real in self.made
+
+    def parent(self, parts: list[str], entry: str) -> tuple[int, list[str]]:
+        """A borrowed fd of the directory ``parts`` (created if missing), valid until ``forget``,
+        and its path resolved inside the root.
+
+        Most entries of a layer sit in the directory of the entry before them, or one below it: the
+        walk starts from the nearest cached ancestor instead of the root.
+        """
+        key = tuple(parts)
+        hit = self.cache.get(key)
+        if hit is not None:
+            return hit
+        if len(self.cache) >= _CACHE_SIZE:
+            self.forget()
+        start: tuple[int, list[str], int] | None = None
+        for n in range(len(key) - 1, 0, -1):
+            above = self.cache.get(key[:n])
+            if above is not None:
+                start = (above[0], above[1], n)
+                break
+        fd, resolved = self._walk(list(parts), entry, True, start)
+        self.cache[key] = (fd, resolved)
+        return fd, resolved
 
     def open_dir(self, parts: list[str], entry: str, create: bool) -> int:
         """An fd of the directory ``parts``, symlinks resolved inside the root; created if asked."""
-        pending = list(parts)
-        done: list[str] = []
-        fd = os.dup(self.fd)
+        return self._walk(list(parts), entry, create, None)[0]
+
+    def _walk(self, parts: list[str], entry: str, create: bool,
+              start: tuple[int, list[str], int] | None) -> tuple[int, list[str]]:
+        if start is None:
+            pending = parts
+            done: list[str] = []
+            fd = os.dup(self.fd)
+        else:  # from a cached ancestor: its fd, its resolved path, how many components it covers
+            pending = parts[start[2]:]
+            done = list(start[1])
+            fd = os.dup(start[0])
         hops = 0
         try:
             while pending:
@@ -187,6 +203,9 @@ class _Root:
                     if not create:
                         raise LayerError(f"layer entry {entry!r}: {'/'.join([*done, comp])} does not exist") from None
                     os.mkdir(comp, 0o755, dir_fd=fd)
+                    self.made.add((*done, comp))
+                    if tuple(done) in self.setgid:
+                        self.setgid.add((*done, comp))
                     nfd = os.open(comp, _DIR_FLAGS, dir_fd=fd)
                 except OSError as e:
                     if e.errno not in (errno.ELOOP, errno.ENOTDIR):
@@ -219,24 +238,37 @@ class _Root:
                 os.close(fd)
                 fd = nfd
                 done.append(comp)
-            return fd
+            return fd, done
         except BaseException:
             os.close(fd)
             raise
 
 
-def _remove(name: str, dir_fd: int) -> None:
-    """Remove ``name`` in ``dir_fd`` whatever it is (a directory with all it holds)."""
+def _umask() -> int:
+    """This process's umask, read without changing it (other threads may create files meanwhile)."""
+    try:
+        with open("/proc/self/status", "rb") as f:
+            for line in f:
+                if line.startswith(b"Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0o777  # unknown: fchmod every entry
+
+
+def _remove(name: str, dir_fd: int) -> bool:
+    """Remove ``name`` in ``dir_fd`` whatever it is (a directory with all it holds); False if absent."""
     try:
         st = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
     except FileNotFoundError:
-        return
+        return False
     if stat.S_ISDIR(st.st_mode):
         import shutil
 
         shutil.rmtree(name, dir_fd=dir_fd)
     else:
         os.unlink(name, dir_fd=dir_fd)
+    return True
 
 
 # -- applying ----------------------------------------------------------------------------------------
@@ -273,17 +305,19 @@ def apply_layer(
             for member in tf:
                 applier.apply(tf, member)
                 entries += 1
+            counted.entry = "(padding after the last entry)"
+            counted.drain()
         except PalletError:
             raise
         except Exception as e:  # tarfile, gzip, zlib, lzma, zstd: each has its own errors
             if isinstance(e, tarfile.ReadError) and counted.count == 0:
                 raise LayerError(f"{name} is empty: not a tar archive") from None
             raise LayerError(f"{name} is not a valid tar archive (compression: {_kind}): {e}") from None
-        counted.entry = "(padding after the last entry)"
-        counted.drain()
         applier.finish()
     finally:
+        applier.close()
         root.close()
+        inner.close()
     diff_id = "sha256:" + counted.hash.hexdigest()
     if expected_diff_id is not None and diff_id != expected_diff_id:
         raise LayerError(f"{name}: diffID mismatch: the config says {expected_diff_id}, the content is {diff_id}")
@@ -299,6 +333,8 @@ class _Applier:
         self.counted = counted
         self.dirs: list[tuple[list[str], int]] = []  # (path, mtime ns): set at the end
         self.created: set[tuple[str, ...]] = set()
+        self.writers: Writers | None = None
+        self.files = 0
 
     def apply(self, tf: tarfile.TarFile, m: tarfile.TarInfo) -> None:
         self.counted.entry = m.name
@@ -309,21 +345,44 @@ class _Applier:
         parent = parts[:-1]
         try:
             if base.startswith(WHITEOUT):
+                self.drain()
                 self._whiteout(m.name, parent, base)
                 return
             if m.size > self.limit - self.counted.count and (m.isreg() or m.issparse()):
                 raise LayerError(f"layer entry {m.name!r}: {m.size} bytes exceeds the layer size limit "
                                  f"of {self.limit} bytes")
-            pfd = self.root.open_dir(parent, m.name, create=True)
-            try:
-                self._entry(tf, m, pfd, base, parts)
-            finally:
-                os.close(pfd)
+            pfd, real = self.root.parent(parent, m.name)
+            key = (*real, base)
+            if self.writers is not None and key in self.writers.pending:
+                self.drain()  # an earlier entry of the same path is still being written
+            self._entry(tf, m, pfd, base, parts, key)
             self.created.add(tuple(parts))
-        except LayerError:
+            self.root.made.add(key)
+        except (LayerError, DecompressError):
             raise
         except OSError as e:
             raise LayerError(f"layer entry {m.name!r}: {e.strerror or e} ({type(e).__name__})") from None
+
+    def drain(self) -> None:
+        if self.writers is not None:
+            try:
+                self.writers.drain()
+            except WriteFailed as e:
+                err = e.error
+                text = err.strerror if isinstance(err, OSError) and err.strerror else str(err)
+                raise LayerError(f"layer entry {e.entry!r}: {text} ({type(err).__name__})") from None
+
+    def close(self) -> None:
+        if self.writers is not None:
+            self.writers.close()
+
+    def _remove(self, name: str, dir_fd: int, key: tuple[str, ...], keep: tuple[str, ...] | None) -> None:
+        """Remove what is at ``name`` (``key`` its real path), if anything; pending writes first."""
+        if not self.root.may_exist(key):
+            return
+        self.drain()  # a directory about to be removed may hold files still being written
+        if _remove(name, dir_fd):
+            self.root.forget(keep=keep)
 
     def _whiteout(self, entry: str, parent: list[str], base: str) -> None:
         if base == OPAQUE:
@@ -334,8 +393,8 @@ class _Applier:
                 else:
                     here = tuple(parent)
                     for child in os.listdir(pfd):
-                        if (*here, child) not in self.created:
-                            _remove(child, pfd)
+                        if (*here, child) not in self.created and _remove(child, pfd):
+                            self.root.forget()
             finally:
                 os.close(pfd)
             return
@@ -346,59 +405,73 @@ class _Applier:
             raise LayerError(f"layer entry {entry!r}: whiteout of {target!r} is not a valid name")
         pfd = self.root.open_dir(parent, entry, create=self.overlay)
         try:
-            _remove(target, pfd)
+            if _remove(target, pfd):
+                self.root.forget()
             if self.overlay:
                 os.mknod(target, stat.S_IFCHR | 0o000, os.makedev(0, 0), dir_fd=pfd)
         finally:
             os.close(pfd)
 
-    def _entry(self, tf: tarfile.TarFile, m: tarfile.TarInfo, pfd: int, base: str, parts: list[str]) -> None:
+    def _entry(self, tf: tarfile.TarFile, m: tarfile.TarInfo, pfd: int, base: str, parts: list[str],
+               key: tuple[str, ...]) -> None:
+        root = self.root
         mode = m.mode & 0o7777
         mtime_ns = int(m.mtime * 1_000_000_000)
         xattrs = _xattrs(m)
+        here = tuple(parts[:-1])
+        chown = not root.fresh or key[:-1] in root.setgid or m.uid != root.euid or m.gid != root.egid
+        meta = Meta(m.uid, m.gid, mode, mtime_ns, xattrs, chown, bool(mode & 0o7000 or mode & root.umask))
         if m.isdir():
-            try:
-                st = os.stat(base, dir_fd=pfd, follow_symlinks=False)
-                if not stat.S_ISDIR(st.st_mode):
-                    _remove(base, pfd)
-                    os.mkdir(base, 0o700, dir_fd=pfd)
-            except FileNotFoundError:
-                os.mkdir(base, 0o700, dir_fd=pfd)
-            fd = os.open(base, _DIR_FLAGS, dir_fd=pfd)
-            try:
-                os.fchown(fd, m.uid, m.gid)
-                os.fchmod(fd, mode)
-                _set_xattrs(fd, xattrs, m.name)
-            finally:
-                os.close(fd)
+            new = True
+            if root.may_exist(key):
+                try:
+                    st = os.stat(base, dir_fd=pfd, follow_symlinks=False)
+                    new = not stat.S_ISDIR(st.st_mode)
+                    if new:
+                        self._remove(base, pfd, key, here)
+                except FileNotFoundError:
+                    pass
+            if new:
+                os.mkdir(base, mode & 0o777, dir_fd=pfd)
+            if not new or meta.chown or meta.chmod or xattrs:
+                fd = os.open(base, _DIR_FLAGS, dir_fd=pfd)
+                try:
+                    os.fchown(fd, m.uid, m.gid)
+                    os.fchmod(fd, mode)
+                    set_xattrs(fd, xattrs)
+                finally:
+                    os.close(fd)
+            if mode & stat.S_ISGID:
+                root.setgid.add(key)
+            else:
+                root.setgid.discard(key)
             self.dirs.append((parts, mtime_ns))
             return
-        _remove(base, pfd)
+        self._remove(base, pfd, key, here)
         if m.isreg():
-            fd = os.open(base, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600, dir_fd=pfd)
-            try:
-                src = tf.extractfile(m)
-                if src is not None:
-                    while chunk := src.read(1 << 20):
-                        view = memoryview(chunk)
-                        while view:
-                            view = view[os.write(fd, view):]
-                os.fchown(fd, m.uid, m.gid)
-                os.fchmod(fd, mode)
-                _set_xattrs(fd, xattrs, m.name)
-                os.utime(fd, ns=(mtime_ns, mtime_ns))
-            finally:
-                os.close(fd)
+            src = tf.extractfile(m)
+            self.files += 1
+            if (self.writers is None and self.root.fresh and self.files > _SYNC_FILES
+                    and not os.environ.get("PALLET_LAYER_THREADS") == "0"):
+                self.writers = Writers()
+            if self.writers is not None and m.size <= ASYNC_MAX:
+                data = src.read() if src is not None else b""
+                self.writers.submit(key, m.name, pfd, base, data, meta)
+                return
+            chunks = iter(lambda: src.read(1 << 20), b"") if src is not None else ()
+            write_file(pfd, base, chunks, meta)
             return
         if m.issym():
             os.symlink(m.linkname, base, dir_fd=pfd)
-            os.chown(base, m.uid, m.gid, dir_fd=pfd, follow_symlinks=False)
+            if chown:
+                os.chown(base, m.uid, m.gid, dir_fd=pfd, follow_symlinks=False)
             os.utime(base, ns=(mtime_ns, mtime_ns), dir_fd=pfd, follow_symlinks=False)
             return
         if m.islnk():
             target = split_name(m.linkname, m.name)
             if not target:
                 raise LayerError(f"layer entry {m.name!r}: hard link to the layer root")
+            self.drain()  # the target may be a file still being written
             sfd = self.root.open_dir(target[:-1], m.name, create=False)
             try:
                 st = os.stat(target[-1], dir_fd=sfd, follow_symlinks=False)
@@ -425,11 +498,12 @@ class _Applier:
         os.chown(base, m.uid, m.gid, dir_fd=pfd, follow_symlinks=False)
         os.chmod(base, mode, dir_fd=pfd)
         if xattrs:
-            _set_xattrs(f"/proc/self/fd/{pfd}/{base}", xattrs, m.name)
+            set_xattrs(f"/proc/self/fd/{pfd}/{base}", xattrs)
         os.utime(base, ns=(mtime_ns, mtime_ns), dir_fd=pfd, follow_symlinks=False)
 
     def finish(self) -> None:
         """Directory times last: writing their children changed them."""
+        self.drain()
         for parts, mtime_ns in reversed(self.dirs):
             try:
                 fd = self.root.open_dir(parts, "/".join(parts), create=False)
@@ -454,11 +528,5 @@ def _xattrs(m: tarfile.TarInfo) -> dict[str, bytes]:
     return out
 
 
-def _set_xattrs(target: int | str, xattrs: dict[str, bytes], entry: str) -> None:
-    for name, value in xattrs.items():
-        try:
-            os.setxattr(target, name, value)
-        except OSError as e:
-            if e.errno in (errno.ENOTSUP, errno.EPERM):
-                continue
-            raise LayerError(f"layer entry {entry!r}: setting xattr {name!r}: {e.strerror}") from None
+__all__ = ["DEFAULT_SIZE_LIMIT", "LayerError", "LayerResult", "apply_layer", "compression_of", "decompressed",
+           "split_name"]

@@ -1,0 +1,222 @@
+"""The fast paths of layer apply: worker threads, the host's gzip, the directory cache.
+
+Each must give exactly the tree the plain sequential path gives (and `tar -x`), keep the order of
+the tar where it matters, and keep every malicious-layer guarantee.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import io
+import os
+import random
+import stat
+import subprocess
+import tarfile
+from pathlib import Path
+
+import pytest
+from tests.helpers.layertar import LayerTar
+from tests.integration.test_layers_apply import MALICIOUS, _snapshot
+
+from pallet.image import compression, filewriter, layers
+from pallet.image.layers import LayerError, apply_layer
+
+FILLER = 48  # regular files before the interesting entries: past layers._SYNC_FILES, so threads run
+
+
+def _tree(root: Path) -> dict[str, tuple[object, ...]]:
+    out: dict[str, tuple[object, ...]] = {}
+    for p in sorted(root.rglob("*")):
+        st = p.lstat()
+        if stat.S_ISLNK(st.st_mode):
+            extra: object = os.readlink(p)
+        elif stat.S_ISREG(st.st_mode):
+            extra = hashlib.sha256(p.read_bytes()).hexdigest()
+        else:
+            extra = (st.st_rdev, os.getxattr(p, "trusted.overlay.opaque") if os.listxattr(p) else b"")
+        # Directories made implicitly and whiteout devices get the time of the apply: not compared.
+        mtime = None if stat.S_ISDIR(st.st_mode) or stat.S_ISCHR(st.st_mode) else st.st_mtime_ns
+        out[str(p.relative_to(root))] = (stat.S_IFMT(st.st_mode), stat.S_IMODE(st.st_mode), st.st_uid, st.st_gid,
+                                         mtime, st.st_nlink, extra)
+    return out
+
+
+def _filler(t: LayerTar, n: int = FILLER) -> LayerTar:
+    for i in range(n):
+        t.file(f"fill/d{i % 4}/f{i}", bytes([65 + i % 26]) * (100 + i), mode=0o644, mtime=1_600_000_000 + i)
+    return t
+
+
+def _tricky() -> bytes:
+    """Entries whose order matters, after enough files that worker threads are writing."""
+    big = random.Random(1).randbytes(filewriter.ASYNC_MAX + 4096)  # written inline, not by a worker
+    t = _filler(LayerTar())
+    (t.file("same", b"first", mode=0o600)
+     .file("same", b"second", mode=0o644)                 # replaces a file that may still be pending
+     .file("linked", b"target data", mode=0o640, uid=7, gid=8)
+     .hardlink("hard", "linked")                          # link to a file that may still be pending
+     .file("becomes-link", b"data")
+     .symlink("becomes-link", "same")                     # a symlink replaces a pending file
+     .file("dir-then-file/inner", b"x")
+     .file("dir-then-file", b"now a file")                # a file replaces a directory holding a pending file
+     .file("gone", b"to be whited out")
+     .file(".wh.gone")                                    # whiteout of a pending file (overlay form)
+     .dir("sgid", mode=0o2775, gid=50)
+     .file("sgid/child", b"in a setgid dir", uid=0, gid=0)  # gid must be the entry's, not inherited
+     .file("setuid", b"\x7fELF", mode=0o4755)
+     .file("umasked", b"all bits", mode=0o777)            # bits a umask would take away
+     .file("owned", b"o", uid=1000, gid=1001, mode=0o640, mtime=1_234_567_890)
+     .dir("ro", mode=0o555)
+     .file("ro/inside", b"root writes into a read-only directory")
+     .file("big", big, mode=0o644))
+    return t.bytes()
+
+
+def _apply(data: bytes, dest: Path, monkeypatch: pytest.MonkeyPatch, threads: bool, **kw: object) -> layers.LayerResult:
+    monkeypatch.setenv("PALLET_LAYER_THREADS", "1" if threads else "0")
+    dest.mkdir(exist_ok=True)
+    return apply_layer(io.BytesIO(data), str(dest), **kw)  # type: ignore[arg-type]
+
+
+class _CountingWriters(filewriter.Writers):
+    submitted = 0
+
+    def submit(self, *args: object, **kw: object) -> None:
+        type(self).submitted += 1
+        super().submit(*args, **kw)  # type: ignore[arg-type]
+
+
+def test_threads_give_the_sequential_tree(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    data = _tricky()
+    monkeypatch.setattr(layers, "Writers", _CountingWriters)
+    seq = _apply(data, tmp_path / "seq", monkeypatch, threads=False)
+    assert _CountingWriters.submitted == 0
+    par = _apply(data, tmp_path / "par", monkeypatch, threads=True)
+    assert _CountingWriters.submitted >= FILLER - layers._SYNC_FILES  # the workers really wrote files
+    assert (seq.diff_id, seq.entries) == (par.diff_id, par.entries)
+    assert _tree(tmp_path / "seq") == _tree(tmp_path / "par")
+    root = tmp_path / "par"
+    assert (root / "same").read_bytes() == b"second"
+    assert os.readlink(root / "becomes-link") == "same"
+    assert (root / "dir-then-file").read_bytes() == b"now a file"
+    assert (root / "hard").stat().st_ino == (root / "linked").stat().st_ino
+    assert ((root / "linked").stat().st_uid, (root / "linked").stat().st_gid) == (7, 8)
+    assert stat.S_ISCHR((root / "gone").lstat().st_mode) and (root / "gone").lstat().st_rdev == 0
+    assert (root / "sgid").stat().st_mode & 0o7777 == 0o2775 and (root / "sgid").stat().st_gid == 50
+    assert (root / "sgid" / "child").stat().st_gid == 0
+    assert (root / "setuid").stat().st_mode & 0o7777 == 0o4755
+    assert (root / "umasked").stat().st_mode & 0o7777 == 0o777
+    assert (root / "owned").stat().st_mtime_ns == 1_234_567_890 * 10**9
+    assert (root / "ro").stat().st_mode & 0o7777 == 0o555
+    assert (root / "sgid").stat().st_mtime_ns == (tmp_path / "seq" / "sgid").stat().st_mtime_ns == 1_600_000_000 * 10**9
+
+
+def test_same_tree_as_tar(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """GNU tar as root with numeric owners and permissions extracts the same tree (whiteouts aside)."""
+    t = _filler(LayerTar())
+    (t.dir("etc", mode=0o755).file("etc/passwd", b"root:x:0:0::/root:/bin/sh\n")
+     .dir("opt", mode=0o2750, uid=3, gid=4).file("opt/tool", b"t", mode=0o4711, uid=5, gid=6)
+     .symlink("etc/link", "passwd").hardlink("etc/hard", "etc/passwd"))
+    data = t.bytes()
+    _apply(data, tmp_path / "ours", monkeypatch, threads=True)
+    (tmp_path / "tar").mkdir()
+    subprocess.run(["tar", "-x", "--numeric-owner", "--same-permissions", "-C", str(tmp_path / "tar")],
+                   input=data, check=True)
+    assert _tree(tmp_path / "ours") == _tree(tmp_path / "tar")
+
+
+def _with_filler(data: bytes) -> bytes:
+    """``data`` (a tar) after FILLER regular files, in one archive."""
+    head = _filler(LayerTar()).bytes().rstrip(b"\0")
+    head += b"\0" * (-len(head) % 512)
+    return head + data
+
+
+@pytest.mark.parametrize("case", sorted(c for c in MALICIOUS if MALICIOUS[c][0] is not None))
+def test_malicious_layers_refused_while_threads_write(case: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    root = tmp_path / "root"
+    outside = tmp_path / "root-outside"
+    outside.mkdir()
+    (outside / "secret").write_text("keep")
+    data, message = MALICIOUS[case]
+    assert data is not None
+    before = _snapshot(outside)
+    with pytest.raises(LayerError, match=message):
+        _apply(_with_filler(data), root, monkeypatch, threads=True, size_limit=8 << 20)
+    assert _snapshot(outside) == before
+    for p in root.rglob("*"):
+        if not p.is_symlink():
+            assert p.resolve().is_relative_to(root)
+
+
+def test_cached_directory_replaced_by_symlink(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A directory the cache holds, replaced by a symlink: later entries follow the symlink (inside)."""
+    root = tmp_path / "root"
+    outside = tmp_path / "root-outside"
+    outside.mkdir()
+    t = _filler(LayerTar()).dir("a").file("a/one", b"1").dir("b").symlink("a", "b").file("a/two", b"2")
+    _apply(t.bytes(), root, monkeypatch, threads=True)
+    assert (root / "b" / "two").read_bytes() == b"2"
+    assert os.readlink(root / "a") == "b"
+    t = _filler(LayerTar()).dir("x").file("x/f", b"f").symlink("x", "../root-outside").file("x/evil", b"no")
+    with pytest.raises(LayerError, match="leads outside"):
+        _apply(t.bytes(), tmp_path / "root2", monkeypatch, threads=True)
+    assert list(outside.iterdir()) == []
+
+
+def _big_gzip_layer(tail_zeros: int = 0) -> tuple[bytes, bytes]:
+    """(tar, gzip of it): incompressible data past HOST_GZIP_MIN, so the host's gzip is used."""
+    rng = random.Random(7)
+    t = LayerTar()
+    for i in range(3):
+        t.file(f"r{i}", rng.randbytes(compression.HOST_GZIP_MIN // 2 + 1000))
+    if tail_zeros:
+        t.file("zeros", bytes(tail_zeros))
+    raw = t.bytes()
+    return raw, gzip.compress(raw, compresslevel=1)
+
+
+class _SeenHost(compression.HostGzip):
+    made = 0
+
+    def __init__(self, *args: object) -> None:
+        type(self).made += 1
+        super().__init__(*args)  # type: ignore[arg-type]
+
+
+@pytest.mark.skipif(compression.host_gzip() is None, reason="no gzip decompressor on the host")
+def test_host_gzip_layer(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    raw, blob = _big_gzip_layer()
+    monkeypatch.setattr(compression, "HostGzip", _SeenHost)
+    result = apply_layer(io.BytesIO(blob), str(tmp_path), expected_diff_id="sha256:" + hashlib.sha256(raw).hexdigest())
+    assert _SeenHost.made == 1
+    assert result.size == len(raw)
+    with tarfile.open(fileobj=io.BytesIO(raw)) as tf:
+        for m in tf:
+            src = tf.extractfile(m)
+            assert src is not None and (tmp_path / m.name).read_bytes() == src.read()
+    monkeypatch.setenv("PALLET_HOST_GZIP", "0")
+    stream, kind = compression.decompressed(io.BytesIO(blob))
+    assert kind == "gzip" and not isinstance(stream, compression.HostGzip)
+    assert hashlib.sha256(stream.read()).digest() == hashlib.sha256(raw).digest()
+
+
+@pytest.mark.skipif(compression.host_gzip() is None, reason="no gzip decompressor on the host")
+@pytest.mark.parametrize("fault", ["truncated", "corrupt", "bomb"])
+def test_host_gzip_faults(fault: str, tmp_path: Path) -> None:
+    """Each fails with a clear error; the child decompressor is ended and reaped (the leak check
+    fails a test that leaves a child process)."""
+    raw, blob = _big_gzip_layer(tail_zeros=(64 << 20) if fault == "bomb" else 0)
+    if fault == "truncated":
+        blob = blob[: len(blob) - 5000]
+        match = "not a valid tar|unexpected end|gzip"
+    elif fault == "corrupt":
+        mid = len(blob) // 2
+        blob = blob[:mid] + bytes(b ^ 0x55 for b in blob[mid:mid + 64]) + blob[mid + 64:]
+        match = "not a valid tar"
+    else:
+        match = "exceeds the (layer size )?limit"
+    with pytest.raises(LayerError, match=match):
+        apply_layer(io.BytesIO(blob), str(tmp_path), size_limit=8 << 20)
