@@ -208,7 +208,7 @@ def test_host_gzip_layer(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Non
 def test_host_gzip_faults(fault: str, tmp_path: Path) -> None:
     """Each fails with a clear error; the child decompressor is ended and reaped (the leak check
     fails a test that leaves a child process)."""
-    raw, blob = _big_gzip_layer(tail_zeros=(64 << 20) if fault == "bomb" else 0)
+    _, blob = _big_gzip_layer(tail_zeros=(64 << 20) if fault == "bomb" else 0)
     if fault == "truncated":
         blob = blob[: len(blob) - 5000]
         match = "not a valid tar|unexpected end|gzip"
