@@ -314,6 +314,19 @@ def build_parser(name: str, module: object) -> argparse.ArgumentParser:
     return parser
 
 
+def fast_parse(module: object, argv: Sequence[str]) -> object | None:
+    """The command's flags parsed without argparse (pallet.cli.fastargs), or None: argparse's turn
+    (help, errors, anything unusual)."""
+    from pallet.cli.fastargs import FastParser, Unsupported
+
+    parser = FastParser()
+    try:
+        module.configure(parser)  # type: ignore[attr-defined]
+    except Unsupported:
+        return None
+    return parser.parse(argv)
+
+
 def dispatch(argv: Sequence[str]) -> int:
     opts, rest = _parse_globals(list(argv))
     if "version" in opts:
@@ -333,11 +346,11 @@ def dispatch(argv: Sequence[str]) -> int:
             raise UsageError(f"'{rest[0]} {rest[1]}' is not a pallet command", rest[0])
         raise UsageError(f"'{rest[0]}' is not a pallet command")
     name, cmd_args = found
-    import importlib
-
-    module = importlib.import_module(COMMANDS[name][0])
-    parser = build_parser(name, module)
-    args = parser.parse_args(cmd_args)
+    __import__(COMMANDS[name][0])
+    module = sys.modules[COMMANDS[name][0]]
+    args = fast_parse(module, cmd_args)
+    if args is None:
+        args = build_parser(name, module).parse_args(cmd_args)
     ctx = Context(
         root=opts.get("root") or os.environ.get("PALLET_ROOT") or DEFAULT_ROOT,
         runroot=opts.get("runroot") or os.environ.get("PALLET_RUNROOT") or DEFAULT_RUNROOT,
@@ -347,8 +360,30 @@ def dispatch(argv: Sequence[str]) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line ``argv``; returns the exit code.
+
+    Without ``argv`` (the ``pallet`` program): once the command is done and stdout/stderr are
+    flushed, the process exits at once, without the interpreter's teardown (freeing every object
+    and module costs milliseconds that the kernel does at once anyway)."""
+    if argv is None:
+        code = _main(sys.argv[1:])
+        threading = sys.modules.get("threading")
+        if threading is not None and any(t.is_alive() and not t.daemon for t in threading.enumerate()
+                                         if t is not threading.main_thread()):
+            return code  # the interpreter's exit waits for them
+        try:
+            sys.stdout.flush()
+            sys.stderr.flush()
+        except BaseException:
+            code = code or 125
+        finally:
+            os._exit(code)
+    return _main(argv)
+
+
+def _main(argv: Sequence[str]) -> int:
     try:
-        code = dispatch(sys.argv[1:] if argv is None else argv)
+        code = dispatch(argv)
         sys.stdout.flush()
         return code
     except SystemExit as exc:  # argparse's --help

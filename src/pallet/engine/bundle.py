@@ -47,7 +47,7 @@ def prepare(engine: Engine, record: Record) -> str:
     os.makedirs(bundle, exist_ok=True)
     networking.setup(engine, record)  # netns, endpoints, ports; hosts, hostname, resolv.conf
     images.unmount_rootfs(rootfs)
-    images.mount_rootfs(engine.root, cid, rootfs)
+    images.mount_rootfs(engine.root, cid, rootfs, volatile=bool(record["HostConfig"].get("AutoRemove")))
     try:
         workdir = record["Config"].get("WorkingDir") or ""
         if workdir.strip("/"):

@@ -93,10 +93,13 @@ class InProcessRuntime:
         pid_file: str,
         stdio: tuple[int, int, int],
         console_socket: str | None = None,
+        *,
+        durable: bool = True,
     ) -> int:
         """Create the container (its init waits for start); returns the init's pid.
 
-        ``pid_file`` is not written: the pid is returned (the argument keeps OCIRuntime's shape)."""
+        ``pid_file`` is not written: the pid is returned (the argument keeps OCIRuntime's shape).
+        Not ``durable``: the runtime's state file is not fsynced (a --rm container, gone with its run)."""
         from pallet.runtime import lifecycle
 
         del pid_file
@@ -109,7 +112,7 @@ class InProcessRuntime:
         opts = lifecycle.CreateOptions(console_socket=console_socket or "")
         with _Stdio(stdio):
             try:
-                _container, started = lifecycle.create(self.state_root, cid, bundle, opts)
+                _container, started = lifecycle.create(self.state_root, cid, bundle, opts, durable=durable)
             except PalletError:
                 raise
             except OSError as exc:

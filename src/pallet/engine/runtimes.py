@@ -14,9 +14,7 @@ missing or cannot be run, as docker reports them.
 
 from __future__ import annotations
 
-import json
 import os
-import shutil
 
 from pallet.errors import CommandNotFound, CommandNotInvokable, ConfigError, NotFoundError, RuntimeFailure
 
@@ -40,6 +38,7 @@ def open_runtime(name: str, runroot: str) -> OCIRuntime | InProcessRuntime:
 
 
 def _pallet_runtime() -> str:
+    import shutil
     import sys
 
     here = os.path.join(os.path.dirname(sys.executable), "pallet-runtime")
@@ -53,6 +52,8 @@ def resolve_binary(name: str) -> str:
     elif "/" in name:
         path = name
     else:
+        import shutil
+
         path = shutil.which(name) or ""
     if not path or not os.access(path, os.X_OK):
         raise ConfigError(
@@ -119,8 +120,13 @@ class OCIRuntime:
         pid_file: str,
         stdio: tuple[int, int, int],
         console_socket: str | None = None,
+        *,
+        durable: bool = True,
     ) -> int:
-        """Create the container (its init waits for start); returns the init's pid."""
+        """Create the container (its init waits for start); returns the init's pid.
+
+        ``durable`` is for the in-process runtime's shape: a binary writes its state as it does."""
+        del durable
         args = ["create", "--bundle", bundle, "--pid-file", pid_file]
         if console_socket:
             args += ["--console-socket", console_socket]
@@ -132,6 +138,8 @@ class OCIRuntime:
         self._run(["start", cid], cid=cid)
 
     def state(self, cid: str) -> dict:  # type: ignore[type-arg]
+        import json
+
         doc = json.loads(self._run(["state", cid], cid=cid))
         return doc if isinstance(doc, dict) else {}
 
@@ -192,6 +200,8 @@ class OCIRuntime:
 
 def _log_error(path: str) -> str:
     """The last error message of a runtime's JSON log (runc's --log-format json)."""
+    import json
+
     try:
         with open(path, "rb") as f:
             lines = f.read().splitlines()

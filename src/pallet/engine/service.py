@@ -142,7 +142,8 @@ class Engine:
             rt.delete(cid, force=True)  # a leftover of an earlier run, if any
             try:
                 bundle_dir = bundle.prepare(self, record)
-                pid = rt.create(cid, bundle_dir, os.path.join(bundle_dir, "pid"), stdio, console_socket)
+                pid = rt.create(cid, bundle_dir, os.path.join(bundle_dir, "pid"), stdio, console_socket,
+                                durable=not record["HostConfig"].get("AutoRemove"))
                 rt.start(cid)
             except PalletError as exc:
                 rt.delete(cid, force=True)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 
 from pallet.errors import ConfigError, ConflictError, NotFoundError
 
@@ -102,6 +101,8 @@ def remove(engine: Engine, name: str, force: bool = False) -> str:
     used = users(engine, name)
     if used:
         raise ConflictError(f"remove {name}: volume is in use - [{', '.join(used)}]")
+    import shutil
+
     shutil.rmtree(os.path.join(volumes_dir(engine.root), name))
     return name
 
@@ -120,6 +121,8 @@ def prune(engine: Engine, all_unused: bool = False, label_filters: list[str] | N
         if not all(_label_matches(doc["Labels"], f) for f in label_filters or []):
             continue
         freed += tree_size(doc["Mountpoint"])
+        import shutil
+
         shutil.rmtree(os.path.join(volumes_dir(engine.root), name))
         removed.append(name)
     return removed, freed

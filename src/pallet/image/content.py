@@ -14,7 +14,6 @@ with ``ref=`` keeps its partial data so that an interrupted download can continu
 
 from __future__ import annotations
 
-import hashlib
 import os
 
 from pallet.errors import ConfigError, NotFoundError, PalletError
@@ -22,6 +21,7 @@ from pallet.errors import ConfigError, NotFoundError, PalletError
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     import builtins
+    import hashlib
     from collections.abc import Iterable, Iterator
     from typing import BinaryIO
 
@@ -42,8 +42,15 @@ def parse_digest(digest: str, where: str = "digest") -> str:
     return hexpart
 
 
+def _sha256(data: bytes = b"") -> hashlib._Hash:
+    """hashlib imported on first use: it costs ~4 ms (OpenSSL), and reading the store needs no hash."""
+    import hashlib
+
+    return hashlib.sha256(data)
+
+
 def sha256_digest(data: bytes) -> str:
-    return "sha256:" + hashlib.sha256(data).hexdigest()
+    return "sha256:" + _sha256(data).hexdigest()
 
 
 class ContentStore:
@@ -125,7 +132,7 @@ class ContentStore:
             work = self._ref_dir(ref, create=True)
             data_path = os.path.join(work, "data")
             fd = os.open(data_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o600)
-            h = hashlib.sha256()
+            h = _sha256()
             size = 0
             with open(data_path, "rb") as old:
                 while chunk := old.read(CHUNK):
@@ -135,7 +142,7 @@ class ContentStore:
             work = None
             data_path = os.path.join(self.ingest_dir, f"tmp-{hexpart[:16]}-{os.getpid()}-{os.urandom(4).hex()}")
             fd = os.open(data_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
-            h = hashlib.sha256()
+            h = _sha256()
             size = 0
         ok = corrupt = False
         try:
@@ -199,7 +206,7 @@ class ContentStore:
         return sorted(out)
 
     def _ref_dir(self, ref: str, create: bool = False) -> str:
-        d = os.path.join(self.ingest_dir, hashlib.sha256(ref.encode()).hexdigest()[:32])
+        d = os.path.join(self.ingest_dir, _sha256(ref.encode()).hexdigest()[:32])
         if create and not os.path.isdir(d):
             os.makedirs(d, mode=0o700, exist_ok=True)
             with open(os.path.join(d, "ref"), "w") as f:

@@ -86,13 +86,13 @@ class Image:
 
 def chain_ids(diff_ids: list[str]) -> list[str]:
     """The OCI chain ids of a list of diff ids: ChainID(n) = sha256(ChainID(n-1) + " " + DiffID(n))."""
-    import hashlib
-
     out: list[str] = []
     for diff_id in diff_ids:
         if not out:
             out.append(diff_id)
         else:
+            import hashlib  # here: a one-layer image needs no hash (hashlib costs ~4 ms to import)
+
             out.append("sha256:" + hashlib.sha256(f"{out[-1]} {diff_id}".encode()).hexdigest())
     return out
 

@@ -10,13 +10,12 @@ if TYPE_CHECKING:
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    import argparse
-
     from pallet.cli.commands._runopts import add_run_flags
 
     add_run_flags(parser)
     parser.add_argument("image", metavar="IMAGE")
-    parser.add_argument("command", nargs=argparse.REMAINDER, metavar="COMMAND [ARG...]")
+    # "..." is argparse.REMAINDER, written out: the common `run` lines are parsed without argparse
+    parser.add_argument("command", nargs="...", metavar="COMMAND [ARG...]")
 
 
 def create(args: argparse.Namespace, ctx: Context) -> str:
