@@ -20,6 +20,7 @@ import json
 import os
 import threading
 
+from pallet.image.reference import DEFAULT_DOMAIN
 from pallet.image.registry.auth import Authorizer
 from pallet.image.registry.errors import (
     AuthenticationError,
@@ -48,6 +49,7 @@ ACCEPT_MANIFESTS = ", ".join((*MANIFEST_TYPES, *INDEX_TYPES))
 MANIFEST_MAX = 4 << 20  # a manifest bigger than this is refused (containerd's limit)
 
 USER_AGENT = "pallet/0.1"
+DOCKER_HUB = DEFAULT_DOMAIN  # a reference's domain; never contacted under that name (see RegistryClient)
 
 
 class RegistryOptions:
@@ -168,6 +170,16 @@ class RegistryClient:
         self.options = options or RegistryOptions()
         self.domain = domain
         self.host = self.options.endpoint(domain)
+        if self.host == DOCKER_HUB and transport is None:
+            from pallet.errors import ConfigError
+
+            # Docker Hub's registry API is not served at the name "docker.io" itself, and pallet
+            # names no registry host in its code: the endpoint is the user's setting.
+            raise ConfigError(
+                f"no endpoint configured for {DOCKER_HUB} (the default registry of names like 'busybox'): "
+                f"map it to the registry host to contact, in <root>/registries.json "
+                f"{{\"endpoints\": {{\"{DOCKER_HUB}\": \"HOST[:PORT]\"}}}} or with "
+                f"PALLET_REGISTRY_ENDPOINTS={DOCKER_HUB}=HOST[:PORT] (a mirror, or Docker Hub's registry API host)")
         self.insecure = self.options.is_insecure(self.host)
         verify: bool | str = False if self.insecure else (self.options.ca_file or True)
         self.http = httpx.Client(
