@@ -47,7 +47,15 @@ def prepare(engine: Engine, record: Record) -> str:
     os.makedirs(bundle, exist_ok=True)
     networking.setup(engine, record)  # netns, endpoints, ports; hosts, hostname, resolv.conf
     images.unmount_rootfs(rootfs)
-    images.mount_rootfs(engine.root, cid, rootfs, volatile=bool(record["HostConfig"].get("AutoRemove")))
+    userns = (record.get("Pallet") or {}).get("Userns")
+    if userns:  # --userns-remap: the layers seen through the mapping (pallet.engine.userns)
+        from pallet.engine import userns as remap
+        from pallet.engine import userns_rootfs
+
+        remap.prepare_container(engine, record, userns)
+        userns_rootfs.mount_rootfs(engine, record, rootfs, userns)
+    else:
+        images.mount_rootfs(engine.root, cid, rootfs, volatile=bool(record["HostConfig"].get("AutoRemove")))
     try:
         workdir = record["Config"].get("WorkingDir") or ""
         if workdir.strip("/"):

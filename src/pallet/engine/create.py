@@ -102,7 +102,8 @@ def check_hostconfig(hc: Record, warnings: list[str] | None = None) -> None:
         security_fields(hc, warnings=warnings)
     mode = hc.get("UsernsMode") or ""
     if mode not in ("", "host"):
-        raise ConfigError(f"invalid --userns {mode!r}: allowed is 'host' (user namespace remapping is not configured)")
+        raise ConfigError(f"invalid --userns {mode!r}: allowed is 'host' (the host's user namespace, "
+                          "opting out of --userns-remap) or empty")
 
 
 def _blkio_weight_supported() -> bool:
@@ -178,6 +179,13 @@ def create_container(engine: Engine, config: Record, hostconfig: Record, name: s
     from pallet.engine.networking import check_create
 
     endpoints = check_create(engine, cfg, hostconfig, (config.get("_NetworkingConfig") or {}).get("EndpointsConfig"))
+    from pallet.engine.userns import resolve as resolve_userns
+
+    userns = resolve_userns(engine.root, hostconfig, str(config.get("_UsernsRemap") or ""))
+    if userns:
+        from pallet.engine.userns import check_create as check_userns
+
+        check_userns(engine, list(config.get("_Mounts") or []), userns)
     cid = engine.store.new_id()
     cfg.setdefault("Hostname", "")
     if not cfg["Hostname"]:
@@ -229,6 +237,8 @@ def create_container(engine: Engine, config: Record, hostconfig: Record, name: s
                                 "MacAddress": "", "Networks": {}},
             "Pallet": {"ImageName": config.get("Image"), "StopRequested": False, "Endpoints": endpoints},
         }
+        if userns:
+            record["Pallet"]["Userns"] = userns
         record["State"]["FinishedAt"] = ZERO_TIME
         # A --rm container's record is not fsynced: it lives for one run, and a record lost in a
         # crash leaves a directory that is not listed as a container.

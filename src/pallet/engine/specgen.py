@@ -289,7 +289,7 @@ def generate(record: dict, rootfs: str, *, cgroups_path: str, container_dir: str
     if devices:
         linux["devices"] = devices
     linux.update(security["linux"])
-    return {
+    spec = {
         "ociVersion": "1.2.0",
         "process": process,
         "root": {"path": rootfs, "readonly": bool(hc.get("ReadonlyRootfs"))},
@@ -298,6 +298,12 @@ def generate(record: dict, rootfs: str, *, cgroups_path: str, container_dir: str
         "linux": linux,
         "annotations": {"org.pallet.container.id": record["Id"]},
     }
+    userns = (record.get("Pallet") or {}).get("Userns")
+    if userns:
+        from pallet.engine.userns import adjust_spec
+
+        adjust_spec(spec, userns)
+    return spec
 
 
 def security_fields(hc: dict, uid: int = 0,  # type: ignore[type-arg]

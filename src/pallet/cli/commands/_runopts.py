@@ -64,6 +64,8 @@ def add_run_flags(p: argparse.ArgumentParser, *, create: bool = True) -> None:
         a("--privileged", action="store_true", help="Give extended privileges to this container")
         a("--security-opt", action="append", default=[], help="Security Options")
         a("--userns", help="User namespace to use")
+        a("--userns-remap", metavar="SPEC", help="Run in a user namespace mapped from the subordinate ids: "
+          "'default', user[:group] or C:H:N[,C:H:N] (default: the store's 'userns-remap')")
         a("--ulimit", action="append", default=[], help="Ulimit options")
         a("--sysctl", action="append", default=[], help="Sysctl options")
         a("--oom-kill-disable", action="store_true", help="Disable OOM Killer")
@@ -312,6 +314,10 @@ def build(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Any]]:
             args.network_alias, args.ip or "", args.mac_address or "")}}
     mounts = _volumes(args)
     config["_Mounts"] = mounts
+    if args.userns_remap is not None:
+        if not args.userns_remap:
+            raise ConfigError("invalid --userns-remap '': expected 'default', user[:group] or C:H:N[,C:H:N...]")
+        config["_UsernsRemap"] = args.userns_remap
     if mounts:
         config["Volumes"] = {m["Destination"]: {} for m in mounts if m["Type"] == "volume"} or None
     tmpfs = {}
