@@ -179,6 +179,10 @@ class Engine:
                 record["RestartCount"] = int(record.get("RestartCount", 0)) + 1
                 record["State"]["Restarting"] = True
                 record["State"]["Status"] = "restarting"
+            # The events before the state: whoever sees the exit (stop, wait) finds oom/die logged already
+            if record["State"]["OOMKilled"]:
+                self.event(record, "oom")
+            self.event(record, "die", exitCode=str(code))
             self.store.write(record, durable=not record["HostConfig"].get("AutoRemove"))
         finally:
             lock.__exit__()
