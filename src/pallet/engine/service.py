@@ -186,9 +186,6 @@ class Engine:
             self.store.write(record, durable=not record["HostConfig"].get("AutoRemove"))
         finally:
             lock.__exit__()
-        if record["State"]["OOMKilled"]:
-            self.event(record, "oom")
-        self.event(record, "die", exitCode=str(code))
         return decision
 
     def _next_step(self, record: Record, code: int) -> str | None:
