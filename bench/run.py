@@ -15,7 +15,9 @@ Every tool runs in state of its own, made for the bench in a temporary directory
 
 The runs are interleaved (one of each tool per round) so that a slow moment of the machine hits all
 of them alike.  Prints the median and the ratio to pallet's median for the same network mode.
-Usage: ``sudo .venv/bin/python bench/run.py [-n N] [--no-docker] [--no-podman]``.
+``--baseline-src DIR`` adds pallet run from another source tree (``git worktree add DIR <commit>``, its
+``src``), as "pallet-base", to compare two versions in the same interleaved run.
+Usage: ``sudo .venv/bin/python bench/run.py [-n N] [--no-docker] [--no-podman] [--baseline-src DIR]``.
 """
 
 from __future__ import annotations
@@ -166,6 +168,7 @@ def main() -> int:
     parser.add_argument("-n", type=int, default=int(os.environ.get("BENCH_N", "15")), help="runs per variant")
     parser.add_argument("--no-docker", action="store_true")
     parser.add_argument("--no-podman", action="store_true")
+    parser.add_argument("--baseline-src", default="", help="a src dir of another pallet version, run beside")
     args = parser.parse_args()
     base = tempfile.mkdtemp(prefix="pallet-bench-run-")
     variants: dict[str, tuple[list[str], dict[str, str] | None]] = {}
@@ -177,6 +180,9 @@ def main() -> int:
             for net in ("none", "default"):
                 flags = ["--network", "none"] if net == "none" else []
                 variants[f"pallet ({net})"] = ([*pallet, "run", "--rm", *flags, "busybox", "true"], None)
+                if args.baseline_src:
+                    base_env = dict(os.environ, PYTHONPATH=os.path.abspath(args.baseline_src))
+                    variants[f"pallet-base ({net})"] = ([*pallet, "run", "--rm", *flags, "busybox", "true"], base_env)
             peers: list[tuple[str, list[str], dict[str, str] | None]] = []
             if not args.no_podman and shutil.which("podman"):
                 try:
@@ -218,6 +224,15 @@ def main() -> int:
         ref = samples.get("pallet " + name.split(" ", 1)[1])
         ratio = f"  x{med / statistics.median(ref):.2f}" if ref and not name.startswith("pallet") else ""
         print(f"  {name:<18} {med:7.1f}  (min {min(values):6.1f}, max {max(values):6.1f}){ratio}")
+    for net in ("none", "default"):
+        ours = samples.get(f"pallet ({net})")
+        peers = {n: v for n, v in samples.items() if n.endswith(f"({net})") and not n.startswith("pallet")
+                 and n not in failed and v}
+        if ours and peers:
+            fastest = min(statistics.median(v) for v in peers.values())
+            share = statistics.median(ours) / fastest
+            print(f"  goal ({net}): pallet at most 1/3 of every peer's median: pallet/fastest peer = {share:.2f} "
+                  f"({'met' if share <= 1 / 3 else 'not met'})")
     return 0
 
 

@@ -63,8 +63,32 @@ def loads(data: str | bytes) -> object:
     return obj
 
 
-def dumps(obj: object) -> str:
-    """Compact JSON (no spaces), ASCII-escaped."""
+_encode_sorted = _json.make_encoder(None, None,  # type: ignore[arg-type]
+                                     _json.encode_basestring_ascii, None, ":", ",", True, False, True)
+
+
+def dumps(obj: object, *, indent: int | None = None, sort_keys: bool = False) -> str:
+    """Compact JSON (no spaces), ASCII-escaped; with ``indent``, the text json.dumps(obj,
+    indent=indent, sort_keys=sort_keys) gives (objects with string keys only)."""
+    if indent is None:
+        return "".join((_encode_sorted if sort_keys else _encode)(obj, 0))
+    return _pretty(obj, "\n", " " * indent, sort_keys)
+
+
+def _pretty(obj: object, newline: str, step: str, sort_keys: bool) -> str:
+    inner = newline + step
+    if isinstance(obj, dict) and obj:
+        items = sorted(obj.items()) if sort_keys else obj.items()
+        parts = []
+        for key, value in items:
+            if not isinstance(key, str):
+                import json  # keys json converts (numbers, None, booleans): its own rules
+
+                return json.dumps(obj, indent=len(step), sort_keys=sort_keys).replace("\n", newline)
+            parts.append(inner + _json.encode_basestring_ascii(key) + ": " + _pretty(value, inner, step, sort_keys))
+        return "{" + ",".join(parts) + newline + "}"
+    if isinstance(obj, (list, tuple)) and obj:
+        return "[" + ",".join(inner + _pretty(v, inner, step, sort_keys) for v in obj) + newline + "]"
     return "".join(_encode(obj, 0))
 
 

@@ -37,8 +37,7 @@ def _write(path: str, text: str) -> None:
 
 def prepare(engine: Engine, record: Record) -> str:
     """Mount the root filesystem and write the bundle; returns the bundle directory."""
-    import json
-
+    from pallet import fastjson
     from pallet.engine import images, networking, specgen
 
     cid = record["Id"]
@@ -76,7 +75,7 @@ def prepare(engine: Engine, record: Record) -> str:
         )
         tmp = os.path.join(bundle, "config.json.tmp")
         with open(tmp, "w") as f:
-            json.dump(spec, f)
+            f.write(fastjson.dumps(spec))
         os.replace(tmp, os.path.join(bundle, "config.json"))
     except BaseException:
         images.unmount_rootfs(rootfs)

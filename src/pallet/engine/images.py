@@ -133,10 +133,9 @@ def mount_rootfs(root: str, cid: str, target: str, *, volatile: bool = False) ->
 
 
 def _remove_tree(path: str) -> None:
-    if os.path.lexists(path):
-        import shutil
+    from pallet.fstree import remove_tree
 
-        shutil.rmtree(path, ignore_errors=True)
+    remove_tree(path, ignore_errors=True)
 
 
 def unmount_rootfs(target: str) -> None:

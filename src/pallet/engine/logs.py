@@ -7,9 +7,9 @@ docker's.  Reading (``pallet logs``) walks the rotated files oldest first, then 
 
 from __future__ import annotations
 
-import json
 import os
 
+from pallet import fastjson
 from pallet.errors import ConfigError
 
 TYPE_CHECKING = False
@@ -82,7 +82,7 @@ class LogWriter:
                 chunks.append(tail)
         stamp = now_iso()
         self._append_lines([
-            json.dumps({"log": chunk.decode(errors="replace"), "stream": stream, "time": stamp}).encode() + b"\n"
+            fastjson.dumps({"log": chunk.decode(errors="replace"), "stream": stream, "time": stamp}).encode() + b"\n"
             for chunk in chunks
         ])
 
@@ -91,7 +91,7 @@ class LogWriter:
         from pallet.engine.store import now_iso
 
         for stream, tail in list(self.partial.items()):
-            self._append(json.dumps({"log": tail.decode(errors="replace"), "stream": stream,
+            self._append(fastjson.dumps({"log": tail.decode(errors="replace"), "stream": stream,
                                      "time": now_iso()}).encode() + b"\n")
         self.partial.clear()
 
@@ -150,6 +150,6 @@ def read_entries(path: str) -> Iterator[dict]:  # type: ignore[type-arg]
         with open(name, "rb") as f:
             for line in f:
                 try:
-                    yield json.loads(line)
+                    yield fastjson.loads(line)  # type: ignore[misc]
                 except ValueError:
                     continue

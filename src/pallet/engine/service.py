@@ -347,10 +347,9 @@ class Engine:
             bundle.remove_volumes(self, record, anonymous_only=True, enabled=volumes)
             self.store.release_name(record["Name"].lstrip("/"), cid)
             self.store.remove_dir(cid)
-        import shutil
+        from pallet.fstree import remove_tree
 
-
-        shutil.rmtree(self.rundir(cid), ignore_errors=True)
+        remove_tree(self.rundir(cid), ignore_errors=True)
         self.event(record, "destroy")
         return str(cid)
 
@@ -373,12 +372,12 @@ class Engine:
     # -- events --------------------------------------------------------------------------------
     def event(self, record: Record, action: str, **attrs: str) -> None:
         """Append an event (docker's shape) to ``<root>/events.log``."""
-        import json
+        from pallet import fastjson
 
         attributes = {"image": record["Config"].get("Image", ""), "name": record["Name"].lstrip("/"), **attrs}
         attributes.update(record["Config"].get("Labels") or {})
         ns = time.time_ns()
-        line = json.dumps({"status": action, "id": record["Id"], "from": attributes["image"], "Type": "container",
+        line = fastjson.dumps({"status": action, "id": record["Id"], "from": attributes["image"], "Type": "container",
                            "Action": action, "Actor": {"ID": record["Id"], "Attributes": attributes},
                            "scope": "local", "time": ns // 1_000_000_000, "timeNano": ns})
         os.makedirs(self.root, exist_ok=True)

@@ -16,10 +16,10 @@ from __future__ import annotations
 
 import errno
 import fcntl
-import json
 import os
 import time
 
+from pallet import fastjson
 from pallet.errors import ConfigError, ConflictError, NotFoundError
 
 TYPE_CHECKING = False
@@ -79,7 +79,7 @@ def write_json_atomic(path: str, doc: object, durable: bool = True) -> None:
     tmp = f"{path}.tmp{os.getpid()}"
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
     try:
-        os.write(fd, json.dumps(doc, indent=None, separators=(",", ":")).encode())
+        os.write(fd, fastjson.dumps(doc).encode())
         if durable:
             os.fsync(fd)
     finally:
@@ -89,7 +89,7 @@ def write_json_atomic(path: str, doc: object, durable: bool = True) -> None:
 
 def read_json(path: str) -> Record:
     with open(path, "rb") as f:
-        doc = json.loads(f.read())
+        doc = fastjson.loads(f.read())
     if not isinstance(doc, dict):
         raise ConfigError(f"{path}: expected a JSON object")
     return doc
@@ -239,7 +239,7 @@ class ContainerStore:
         return path
 
     def remove_dir(self, cid: str) -> None:
-        import shutil
+        from pallet.fstree import remove_tree
 
         path = self.path(cid)
         # config.json goes first: a half-removed directory is no longer listed as a container.
@@ -248,6 +248,6 @@ class ContainerStore:
                 os.unlink(os.path.join(path, name))
             except FileNotFoundError:
                 pass
-        shutil.rmtree(path, ignore_errors=True)
+        remove_tree(path, ignore_errors=True)
         if os.path.exists(path):
             raise OSError(errno.EBUSY, f"could not remove {path}")

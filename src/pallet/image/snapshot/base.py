@@ -12,10 +12,10 @@ order) at the root filesystem's path, as containerd's do.  Metadata lives in
 
 from __future__ import annotations
 
-import json
 import os
 import time
 
+from pallet import fastjson
 from pallet.errors import ConfigError, ConflictError, NotFoundError
 
 TYPE_CHECKING = False
@@ -193,9 +193,9 @@ class Snapshotter:
         """Called under the lock when ``record`` becomes committed."""
 
     def _remove_dirs(self, record: dict[str, Any]) -> None:
-        import shutil
+        from pallet.fstree import remove_tree  # not shutil: ~3.5 ms of every `run --rm` to import
 
-        shutil.rmtree(os.path.join(self.root, record["id"]), ignore_errors=True)
+        remove_tree(os.path.join(self.root, record["id"]), ignore_errors=True)
 
     # -- internals -------------------------------------------------------------------------------
 
@@ -242,7 +242,7 @@ class Snapshotter:
         except FileNotFoundError:
             return {}
         try:
-            meta: dict[str, dict[str, Any]] = json.loads(data)
+            meta: dict[str, dict[str, Any]] = fastjson.loads(data)  # type: ignore[assignment]
         except ValueError as e:
             raise ConfigError(f"snapshot metadata {self._meta} is corrupt: {e}") from None
         return meta
@@ -250,7 +250,7 @@ class Snapshotter:
     def _save(self, meta: dict[str, dict[str, Any]]) -> None:
         tmp = f"{self._meta}.tmp-{os.getpid()}"
         with open(tmp, "wb") as f:
-            f.write(json.dumps(meta, indent=1, sort_keys=True).encode())
+            f.write(fastjson.dumps(meta, indent=1, sort_keys=True).encode())
             f.flush()
             os.fsync(f.fileno())
         os.rename(tmp, self._meta)
