@@ -104,6 +104,41 @@ def mount_rootfs(engine: Engine, record: Record, target: str, userns: Record) ->
                                  f"{mounts}", step="rootfs")
     finally:
         os.close(userns_fd)
+    workdir = str(record["Config"].get("WorkingDir") or "")
+    if workdir.strip("/"):
+        make_workdir(target, workdir, userns)
+
+
+def make_workdir(rootfs: str, path: str, userns: Record) -> None:
+    """Create the missing directories of the working directory ``path`` owned by the mapped root (as
+    docker does for a remapped container; made by the host's root they would be nobody's inside).
+    Every step is resolved inside ``rootfs``; an error is left to the engine's own mkdir, which
+    reports it."""
+    from pallet._linux.openat2 import open_in_root
+    from pallet.engine.userns import root_ids
+
+    uid, gid = root_ids(userns)
+    root_fd = os.open(rootfs, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        done = ""
+        for part in [p for p in path.split("/") if p and p != "."]:
+            step = f"{done}/{part}"
+            try:
+                os.close(open_in_root(root_fd, step, os.O_PATH | os.O_DIRECTORY))
+            except FileNotFoundError:
+                parent = open_in_root(root_fd, done or "/", os.O_RDONLY | os.O_DIRECTORY)
+                try:
+                    os.mkdir(part, 0o755, dir_fd=parent)
+                    os.chown(part, uid, gid, dir_fd=parent, follow_symlinks=False)
+                except FileExistsError:
+                    pass
+                finally:
+                    os.close(parent)
+            done = step
+    except OSError:
+        return
+    finally:
+        os.close(root_fd)
 
 
 def _prepare_upper(upper: str, userns: Record) -> None:
