@@ -163,6 +163,13 @@ def test_chown_copy_fallback_is_cached_per_mapping(pallet: RemapPallet) -> None:
     inode = os.stat(layers[0]).st_ino
     assert pallet.out("run", "--rm", "busybox", "sh", "-c", script).splitlines() == ["0", "0", "ok"]
     assert [os.stat(p).st_ino for p in copies[0].iterdir()] == [inode]  # reused, not copied again
+    # Once the image is gone, its shifted layers can be pruned (and not before).
+    from pallet.engine.userns_rootfs import prune_shifted_layers
+
+    assert prune_shifted_layers(str(pallet.root)) == 0
+    pallet("rmi", "busybox")
+    assert prune_shifted_layers(str(pallet.root)) == 1
+    assert not (pallet.root / "userns").exists() or list((pallet.root / "userns").iterdir()) == []
 
 
 @pytest.mark.parametrize(("flags", "subuid", "words"), [

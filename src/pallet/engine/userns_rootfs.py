@@ -82,6 +82,7 @@ def _use_idmap(engine: Engine, path: str, userns_fd: int) -> bool:
 def mount_rootfs(engine: Engine, record: Record, target: str, userns: Record) -> None:
     """Mount the remapped container's root filesystem at ``target``."""
     from pallet.engine.images import snapshotter
+    from pallet.engine.userns import root_ids
     from pallet.runtime.idmap import make_userns
 
     cid = record["Id"]
@@ -89,6 +90,7 @@ def mount_rootfs(engine: Engine, record: Record, target: str, userns: Record) ->
     os.makedirs(target, exist_ok=True)
     userns_fd = make_userns(userns["UidMap"], userns["GidMap"])
     try:
+        workdir = str(record["Config"].get("WorkingDir") or "")
         if len(mounts) == 1 and mounts[0].type == "overlay":
             lowers, upper, work, rest = _overlay_parts(mounts[0].options)
             _prepare_upper(upper, userns)
@@ -97,27 +99,25 @@ def mount_rootfs(engine: Engine, record: Record, target: str, userns: Record) ->
             else:
                 shifted = [_shifted_layer(engine, lower, userns) for lower in lowers]
                 _mount_overlay_fds(target, shifted, upper, work, rest)
+            make_workdir(target, workdir, *root_ids(userns))
         elif len(mounts) == 1 and mounts[0].type == "bind":
-            _mount_own_copy(engine, cid, mounts[0].source, target, userns, userns_fd)
+            _mount_own_copy(engine, cid, mounts[0].source, target, userns, userns_fd, workdir)
         else:
             raise RuntimeFailure(f"cannot remap the root filesystem of container {cid}: unexpected snapshot mounts "
                                  f"{mounts}", step="rootfs")
     finally:
         os.close(userns_fd)
-    workdir = str(record["Config"].get("WorkingDir") or "")
-    if workdir.strip("/"):
-        make_workdir(target, workdir, userns)
 
 
-def make_workdir(rootfs: str, path: str, userns: Record) -> None:
-    """Create the missing directories of the working directory ``path`` owned by the mapped root (as
-    docker does for a remapped container; made by the host's root they would be nobody's inside).
-    Every step is resolved inside ``rootfs``; an error is left to the engine's own mkdir, which
-    reports it."""
+def make_workdir(rootfs: str, path: str, uid: int, gid: int) -> None:
+    """Create the missing directories of the working directory ``path`` owned by ``uid``:``gid`` (the
+    mapped root, as docker does for a remapped container; made by the host's root they would be
+    nobody's inside).  Every step is resolved inside ``rootfs``; an error is left to the engine's
+    own mkdir, which reports it."""
+    if not path.strip("/"):
+        return
     from pallet._linux.openat2 import open_in_root
-    from pallet.engine.userns import root_ids
 
-    uid, gid = root_ids(userns)
     root_fd = os.open(rootfs, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
         done = ""
@@ -253,12 +253,16 @@ def _shifted_layer(engine: Engine, lower: str, userns: Record) -> str:
     return dest
 
 
-def _mount_own_copy(engine: Engine, cid: str, source: str, target: str, userns: Record, userns_fd: int) -> None:
+def _mount_own_copy(engine: Engine, cid: str, source: str, target: str, userns: Record, userns_fd: int,
+                    workdir: str) -> None:
     from pallet._linux import consts as c
     from pallet._linux.mount import mount, move_mount
 
     marker = engine.store.path(cid, "userns-shifted")
     if not os.path.exists(marker) and _use_idmap(engine, source, userns_fd):
+        # the host's root cannot write through the idmapped mount (uid 0 has no mapping there):
+        # the directories are made in the copy itself, in the container's ids
+        make_workdir(source, workdir, 0, 0)
         fd = _idmapped_clone(source, userns_fd)
         try:
             move_mount(fd, "", c.AT_FDCWD, target, c.MOVE_MOUNT_F_EMPTY_PATH)
@@ -272,3 +276,30 @@ def _mount_own_copy(engine: Engine, cid: str, source: str, target: str, userns: 
         with open(marker, "w") as f:
             f.write(mapping_key(userns) + "\n")
     mount(source, target, None, c.MS_BIND | c.MS_REC)
+    from pallet.engine.userns import root_ids
+
+    make_workdir(target, workdir, *root_ids(userns))
+
+
+def prune_shifted_layers(root: str) -> int:
+    """Remove the shifted copies of layers whose snapshot no longer exists (after ``rmi``); returns
+    how many were removed.  A copy being made (``.tmp-*``) is left alone."""
+    import shutil
+
+    from pallet.engine.images import snapshotter
+
+    base = os.path.join(root, "userns")
+    if not os.path.isdir(base):
+        return 0
+    snap = snapshotter(root)
+    removed = 0
+    for key in os.listdir(base):
+        mapping_dir = os.path.join(base, key)
+        for layer_id in os.listdir(mapping_dir):
+            if layer_id.startswith(".tmp-") or os.path.isdir(snap.fs_dir(layer_id)):
+                continue
+            shutil.rmtree(os.path.join(mapping_dir, layer_id))
+            removed += 1
+        if not os.listdir(mapping_dir):
+            os.rmdir(mapping_dir)
+    return removed
