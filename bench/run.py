@@ -180,9 +180,11 @@ def main() -> int:
             for net in ("none", "default"):
                 flags = ["--network", "none"] if net == "none" else []
                 variants[f"pallet ({net})"] = ([*pallet, "run", "--rm", *flags, "busybox", "true"], None)
-                if args.baseline_src:
+                if args.baseline_src:  # started as pip's launcher starts pallet (with site)
                     base_env = dict(os.environ, PYTHONPATH=os.path.abspath(args.baseline_src))
-                    variants[f"pallet-base ({net})"] = ([*pallet, "run", "--rm", *flags, "busybox", "true"], base_env)
+                    launcher = [sys.executable, "-c", "import sys; from pallet.cli.main import main; sys.exit(main())"]
+                    variants[f"pallet-base ({net})"] = ([*launcher, *pallet[1:], "run", "--rm", *flags, "busybox",
+                                                         "true"], base_env)
             peers: list[tuple[str, list[str], dict[str, str] | None]] = []
             if not args.no_podman and shutil.which("podman"):
                 try:

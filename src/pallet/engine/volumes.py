@@ -9,9 +9,9 @@ the anonymous ones no container uses (``-a``: every unused one), as docker does 
 
 from __future__ import annotations
 
-import json
 import os
 
+from pallet import fastjson
 from pallet.errors import ConfigError, ConflictError, NotFoundError
 
 TYPE_CHECKING = False
@@ -52,7 +52,7 @@ def create(root: str, name: str | None = None, labels: dict[str, str] | None = N
     doc = {"CreatedAt": now_iso(), "Labels": labels or {}, "Options": {}, "Anonymous": anonymous}
     tmp = meta + ".tmp"
     with open(tmp, "w") as f:
-        json.dump(doc, f)
+        f.write(fastjson.dumps(doc))
     os.replace(tmp, meta)
     return inspect(root, name)
 
@@ -71,7 +71,7 @@ def inspect(root: str, name: str) -> dict[str, Any]:
         raise NotFoundError(f"get {name}: no such volume")
     try:
         with open(os.path.join(base, "volume.json")) as f:
-            meta = json.load(f)
+            meta: dict[str, Any] = fastjson.loads(f.read())  # type: ignore[assignment]
     except (OSError, ValueError):
         from pallet.engine.store import now_iso
 

@@ -27,6 +27,11 @@ _SHOW_MAX = 80
 
 def show(value: object) -> str:
     """``value`` as JSON (a Python value the JSON encoder cannot take as its repr), shortened."""
+    if isinstance(value, str):  # the common case (a map key in a path): without the json package (re)
+        import _json
+
+        text: str = _json.encode_basestring(value)
+        return text if len(text) <= _SHOW_MAX else text[: _SHOW_MAX - 3] + "..."
     import json
 
     try:
