@@ -47,7 +47,8 @@ def _assert_nothing_left(pallet: Pallet) -> None:
     assert [p for p in containers.iterdir() if p.name != "names"] == []
     assert list((containers / "names").iterdir()) == []
     runtime_state = pallet.runroot / "runtime" / "pallet"
-    assert not runtime_state.exists() or list(runtime_state.iterdir()) == []
+    # nothing of any container; the compiled seccomp filters they shared stay cached
+    assert not runtime_state.exists() or [p.name for p in runtime_state.iterdir()] in ([], ["@seccomp-cache"])
     assert _mounts_under(pallet.root) == []
     # One layer per image layer is all that stays in the snapshotter (no container layers).
     image_layers = len(json.loads(pallet.out("image", "inspect", "busybox"))[0]["RootFS"]["Layers"])

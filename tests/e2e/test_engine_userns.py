@@ -223,9 +223,6 @@ def test_unreachable_state_root_is_refused(tmp_path: Path) -> None:
         p.cleanup()
 
 
-@pytest.mark.xfail(strict=True, reason="pallet-runtime rootfs/mounts.py _mount_bind: after a file bind it reopens the "
-                   "target with create_mount_target (O_CREAT|O_WRONLY), which the mapped root may not do on a host "
-                   "file, then closes the already-closed fd in `finally` (EBADF hides the EACCES)")
 def test_file_bind_mount_in_a_remapped_container(pallet: RemapPallet) -> None:
     f = pallet.base / "motd"
     f.write_text("hello\n")

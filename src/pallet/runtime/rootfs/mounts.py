@@ -125,6 +125,12 @@ def _target_fd(rootfs: str, dest: str, is_dir: bool) -> tuple[int, str]:
     return fd, host
 
 
+def _reopen(rootfs: str, dest: str) -> int:
+    """The destination again, now that something is mounted on it (the old fd names what is under
+    the mount).  Only opened with O_PATH: the container's root may not be allowed to write there."""
+    return open_in_root(rootfs, resolve_in_root(rootfs, dest))
+
+
 def mount_one(sys: System, rootfs: str, m: dict[str, object], where: str, ctx: MountContext,
               idmapped: int = -1) -> None:
     dest = str(m.get("destination", ""))
@@ -173,12 +179,14 @@ def mount_one(sys: System, rootfs: str, m: dict[str, object], where: str, ctx: M
                 ) from exc
         if opts.propagation:
             os.close(fd)
-            fd, host = _target_fd(rootfs, dest, True)
+            fd = -1
+            fd = _reopen(rootfs, dest)
             target = f"/proc/self/fd/{fd}"
             for prop in opts.propagation:
                 sys.mount(None, target, None, prop)
     finally:
-        os.close(fd)
+        if fd >= 0:
+            os.close(fd)
 
 
 def _mount_bind(sys: System, rootfs: str, dest: str, source: str, opts: object, where: str,
@@ -215,7 +223,8 @@ def _mount_bind(sys: System, rootfs: str, dest: str, source: str, opts: object, 
         extra = opts.flags & ~(c.MS_BIND | c.MS_REC | c.MS_REMOUNT)
         # The fd still names the directory under the new mount: reopen it to reach the mount itself.
         os.close(fd)
-        fd, _host = _target_fd(rootfs, dest, stat.S_ISDIR(st.st_mode))
+        fd = -1
+        fd = _reopen(rootfs, dest)
         target = f"/proc/self/fd/{fd}"
         if extra or opts.clear:
             # A bind mount takes its flags only from a remount.
@@ -232,7 +241,8 @@ def _mount_bind(sys: System, rootfs: str, dest: str, source: str, opts: object, 
         for prop in opts.propagation:
             sys.mount(None, target, None, prop)
     finally:
-        os.close(fd)
+        if fd >= 0:
+            os.close(fd)
 
 
 def _tmpfs_copyup(sys: System, host: str, target: str, source: str, flags: int, data: str) -> None:
