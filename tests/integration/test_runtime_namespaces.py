@@ -147,3 +147,42 @@ def test_idmapped_bind_mount_in_a_user_namespace(rt: Runtime, busybox_rootfs: Pa
         assert (st.st_uid, st.st_gid) == (0, 0), json.dumps([st.st_uid, st.st_gid])
     finally:
         shutil.rmtree(top)
+
+
+def test_user_namespace_bind_source_need_not_be_reachable_by_the_mapped_root(rt: Runtime, busybox_rootfs: Path,
+                                                                             tmp_path: Path) -> None:
+    """The parent opens bind sources in the host's namespaces (as runc does): a source under a
+    directory private to host root still reaches a container whose root is host uid 100000."""
+    import shutil
+    import tempfile
+
+    from tests.helpers.leaks import SESSION_TAG
+    from tests.helpers.oci import make_config, write_bundle
+    from tests.helpers.rootfs import copy_rootfs
+
+    if not is_pallet():
+        pytest.skip("pallet-runtime opens bind sources in the parent")
+    private = tmp_path / "private"  # pytest's tmp dirs are 0700, root's
+    (private / "shared").mkdir(parents=True)
+    (private / "shared" / "note").write_text("from the host\n")
+    os.chmod(private / "shared" / "note", 0o644)
+    top = Path(tempfile.mkdtemp(prefix=f"pallet-usbind-{SESSION_TAG}-"))
+    try:
+        os.chmod(top, 0o755)
+        config = make_config(["cat", "/mnt/shared/note"])
+        maps = [{"containerID": 0, "hostID": 100000, "size": 65536}]
+        config["linux"]["namespaces"].append({"type": "user"})
+        config["linux"]["uidMappings"] = maps
+        config["linux"]["gidMappings"] = maps
+        config["mounts"] = [m for m in config["mounts"] if m["destination"] not in ("/sys", "/sys/fs/cgroup")]
+        for m in config["mounts"]:
+            m["options"] = [o for o in m.get("options", []) if not o.startswith("gid=")]
+        config["mounts"].append({"destination": "/mnt/shared", "type": "bind", "source": str(private / "shared"),
+                                 "options": ["rbind", "ro"]})
+        rootfs = copy_rootfs(busybox_rootfs, top / "rootfs")
+        (rootfs / "mnt" / "shared").mkdir(parents=True)
+        b = write_bundle(top / "bundle", rootfs, config)
+        out = rt.run("run", "-b", str(b), new_id(), check=True)
+        assert out.stdout == "from the host\n"
+    finally:
+        shutil.rmtree(top)

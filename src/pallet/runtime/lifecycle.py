@@ -20,7 +20,6 @@ _NOT_FORWARDED = (9, 17, 19, 23, 28)  # SIGKILL, SIGCHLD, SIGSTOP, SIGURG, SIGWI
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any
 
     from pallet._linux.system import System
     from pallet.runtime.process.parent import Started
@@ -139,62 +138,6 @@ def container_resources(linux: dict[str, object]) -> dict[str, object]:
     return out
 
 
-def idmapped_mounts(setup: Setup) -> dict[int, int]:
-    """Detached idmapped mounts for the bind mounts that ask for "idmap" or "ridmap".
-
-    Setting an id mapping on a mount needs privileges over the filesystem that only the runtime, in
-    the host's user namespace, has: the parent makes each one (open_tree + mount_setattr with a user
-    namespace holding the mount's own uidMappings/gidMappings, or else the container's), and the
-    init moves it into place.
-    """
-    mounts = setup.config.get("mounts") or []
-    assert isinstance(mounts, list)
-    wanted: list[tuple[int, dict[str, Any]]] = [
-        (i, m) for i, m in enumerate(mounts)
-        if isinstance(m, dict) and any(o in ("idmap", "ridmap") for o in m.get("options") or [])
-    ]
-    if not wanted:
-        return {}
-    from pallet._linux import consts as c
-    from pallet._linux.mount import mount_setattr, open_tree
-    from pallet.runtime.idmap import make_userns
-
-    fds: dict[int, int] = {}
-    userns: dict[str, int] = {}
-    try:
-        for i, m in wanted:
-            uids = m.get("uidMappings") or setup.linux.get("uidMappings")
-            gids = m.get("gidMappings") or setup.linux.get("gidMappings")
-            if not uids or not gids:
-                raise ConfigError(f"mounts[{i}] asks for an idmapped mount: it needs uidMappings and gidMappings "
-                                  "(its own, or the container's linux.uidMappings/gidMappings)")
-            key = fastjson.dumps([uids, gids])
-            if key not in userns:
-                userns[key] = make_userns(uids, gids)  # type: ignore[arg-type]
-            recursive = "ridmap" in (m.get("options") or []) or "rbind" in (m.get("options") or [])
-            rec = c.AT_RECURSIVE if recursive else 0
-            source = str(m.get("source", ""))
-            try:
-                fd = open_tree(source, c.OPEN_TREE_CLONE | c.OPEN_TREE_CLOEXEC | rec)
-            except OSError as exc:
-                raise ConfigError(f"mounts[{i}].source {source!r} cannot be opened for an idmapped mount: "
-                                  f"{exc.strerror}") from None
-            fds[i] = fd
-            try:
-                mount_setattr(fd, "", c.AT_EMPTY_PATH | rec, c.MOUNT_ATTR_IDMAP, userns_fd=userns[key])
-            except OSError as exc:
-                raise ConfigError(f"mounts[{i}]: {source!r} cannot be idmapped here: {exc.strerror} (the file "
-                                  "system must support idmapped mounts)") from None
-    except BaseException:
-        for fd in fds.values():
-            os.close(fd)
-        raise
-    finally:
-        for fd in userns.values():
-            os.close(fd)
-    return fds
-
-
 def create(
     root: str, cid: str, bundle: str, opts: CreateOptions | None = None, *, sys: System | None = None,
     keep_console: bool = False, durable: bool = True,
@@ -243,8 +186,10 @@ def create(
         hooks_state = {"ociVersion": "1.2.0", "id": cid, "bundle": bundle,
                        "annotations": config.get("annotations") or {}}
         from pallet.runtime.process.parent import run_children
+        from pallet.runtime.rootfs.sources import prepare_bind_sources
 
-        setup.idmap_fds = idmapped_mounts(setup)
+        setup.idmap_fds = prepare_bind_sources(setup.config.get("mounts") or [], setup.linux,  # type: ignore[arg-type]
+                                               new_userns=setup.ns is not None and setup.ns.new_user)
         started = run_children(setup, sys or _default_system(), hooks_state)
         log.step(f"container init {started.pid} ready")
         from pallet._linux.procfs import start_time

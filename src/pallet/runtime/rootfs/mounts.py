@@ -197,7 +197,8 @@ def _mount_bind(sys: System, rootfs: str, dest: str, source: str, opts: object, 
     if not source:
         raise ConfigError(f"{where}.source is required for a bind mount of {dest}")
     try:
-        st = os.stat(source)
+        # a source prepared by the parent is known by its fd (the container's root may not reach it)
+        st = os.fstat(idmapped) if idmapped >= 0 else os.stat(source)
     except FileNotFoundError:
         raise ConfigError(f"{where}.source {source!r} does not exist (bind mount on {dest})") from None
     fd, _host = _target_fd(rootfs, dest, stat.S_ISDIR(st.st_mode))
@@ -206,7 +207,7 @@ def _mount_bind(sys: System, rootfs: str, dest: str, source: str, opts: object, 
         flags = c.MS_BIND | (opts.flags & c.MS_REC)
         try:
             if idmapped >= 0:
-                # made by the runtime's parent with the id mapping already set: move it into place
+                # made by the runtime's parent (pallet.runtime.rootfs.sources): move it into place
                 from pallet._linux.mount import move_mount
 
                 # onto the verified fd itself (move_mount does not take a /proc/self/fd path)
@@ -233,7 +234,7 @@ def _mount_bind(sys: System, rootfs: str, dest: str, source: str, opts: object, 
                 sys.mount(None, target, None, remount)
             except PermissionError:
                 # Flags locked on the source mount (in a user namespace) must be kept.
-                sys.mount(None, target, None, remount | statvfs_flags(source))
+                sys.mount(None, target, None, remount | statvfs_flags(f"/proc/self/fd/{fd}"))
         if opts.attr_set or opts.attr_clr:
             from pallet._linux.mount import mount_setattr
 
