@@ -1,7 +1,9 @@
-"""The fast paths of layer apply: worker threads, the host's gzip, the directory cache.
+"""The fast paths of layer apply: a new (empty) layer root, the directory cache, the host's gzip.
 
-Each must give exactly the tree the plain sequential path gives (and `tar -x`), keep the order of
-the tar where it matters, and keep every malicious-layer guarantee.
+Into an empty root, paths are known new without a stat and owners and modes that creation already
+gives are not set again; that must give exactly the tree the careful path gives (a root that was
+not empty: every path checked, every owner and mode set) and `tar -x`, keep the order of the tar
+where it matters, and keep every malicious-layer guarantee.
 """
 
 from __future__ import annotations
@@ -20,15 +22,17 @@ import pytest
 from tests.helpers.layertar import LayerTar
 from tests.integration.test_layers_apply import MALICIOUS, _snapshot
 
-from pallet.image import compression, filewriter, layers
+from pallet.image import compression
 from pallet.image.layers import LayerError, apply_layer
 
-FILLER = 48  # regular files before the interesting entries: past layers._SYNC_FILES, so threads run
+FILLER = 48  # regular files before the interesting entries (directories cached, then dropped)
 
 
 def _tree(root: Path) -> dict[str, tuple[object, ...]]:
     out: dict[str, tuple[object, ...]] = {}
     for p in sorted(root.rglob("*")):
+        if p.name == "preexisting":
+            continue
         st = p.lstat()
         if stat.S_ISLNK(st.st_mode):
             extra: object = os.readlink(p)
@@ -50,19 +54,21 @@ def _filler(t: LayerTar, n: int = FILLER) -> LayerTar:
 
 
 def _tricky() -> bytes:
-    """Entries whose order matters, after enough files that worker threads are writing."""
-    big = random.Random(1).randbytes(filewriter.ASYNC_MAX + 4096)  # written inline, not by a worker
+    """Entries whose order matters: later ones replace what earlier ones made."""
+    big = random.Random(1).randbytes((4 << 20) + 4096)
     t = _filler(LayerTar())
     (t.file("same", b"first", mode=0o600)
-     .file("same", b"second", mode=0o644)                 # replaces a file that may still be pending
+     .file("same", b"second", mode=0o644)                 # replaces a file of this layer
      .file("linked", b"target data", mode=0o640, uid=7, gid=8)
-     .hardlink("hard", "linked")                          # link to a file that may still be pending
+     .hardlink("hard", "linked")
      .file("becomes-link", b"data")
-     .symlink("becomes-link", "same")                     # a symlink replaces a pending file
+     .symlink("becomes-link", "same")                     # a symlink replaces a file
      .file("dir-then-file/inner", b"x")
-     .file("dir-then-file", b"now a file")                # a file replaces a directory holding a pending file
+     .file("dir-then-file", b"now a file")                # a file replaces a directory (made implicitly)
      .file("gone", b"to be whited out")
-     .file(".wh.gone")                                    # whiteout of a pending file (overlay form)
+     .file(".wh.gone")                                    # whiteout of a file of this layer (overlay form)
+     .file(".wh.back")
+     .file("back", b"a whiteout replaced")                # a file replaces a whiteout of this layer
      .dir("sgid", mode=0o2775, gid=50)
      .file("sgid/child", b"in a setgid dir", uid=0, gid=0)  # gid must be the entry's, not inherited
      .file("setuid", b"\x7fELF", mode=0o4755)
@@ -74,28 +80,19 @@ def _tricky() -> bytes:
     return t.bytes()
 
 
-def _apply(data: bytes, dest: Path, monkeypatch: pytest.MonkeyPatch, threads: bool, **kw: object) -> layers.LayerResult:
-    monkeypatch.setenv("PALLET_LAYER_THREADS", "1" if threads else "0")
+def _apply(data: bytes, dest: Path, fresh: bool = True, **kw: object) -> object:
+    """Apply ``data`` to ``dest``: empty (the fast path), or holding one unrelated file (the careful path)."""
     dest.mkdir(exist_ok=True)
+    if not fresh:
+        (dest / "preexisting").write_bytes(b"")
     return apply_layer(io.BytesIO(data), str(dest), **kw)  # type: ignore[arg-type]
 
 
-class _CountingWriters(filewriter.Writers):
-    submitted = 0
-
-    def submit(self, *args: object, **kw: object) -> None:
-        type(self).submitted += 1
-        super().submit(*args, **kw)  # type: ignore[arg-type]
-
-
-def test_threads_give_the_sequential_tree(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_fast_path_gives_the_careful_tree(tmp_path: Path) -> None:
     data = _tricky()
-    monkeypatch.setattr(layers, "Writers", _CountingWriters)
-    seq = _apply(data, tmp_path / "seq", monkeypatch, threads=False)
-    assert _CountingWriters.submitted == 0
-    par = _apply(data, tmp_path / "par", monkeypatch, threads=True)
-    assert _CountingWriters.submitted >= FILLER - layers._SYNC_FILES  # the workers really wrote files
-    assert (seq.diff_id, seq.entries) == (par.diff_id, par.entries)
+    careful = _apply(data, tmp_path / "seq", fresh=False)
+    fast = _apply(data, tmp_path / "par")
+    assert careful.diff_id == fast.diff_id  # type: ignore[attr-defined]
     assert _tree(tmp_path / "seq") == _tree(tmp_path / "par")
     root = tmp_path / "par"
     assert (root / "same").read_bytes() == b"second"
@@ -104,6 +101,7 @@ def test_threads_give_the_sequential_tree(tmp_path: Path, monkeypatch: pytest.Mo
     assert (root / "hard").stat().st_ino == (root / "linked").stat().st_ino
     assert ((root / "linked").stat().st_uid, (root / "linked").stat().st_gid) == (7, 8)
     assert stat.S_ISCHR((root / "gone").lstat().st_mode) and (root / "gone").lstat().st_rdev == 0
+    assert (root / "back").read_bytes() == b"a whiteout replaced"
     assert (root / "sgid").stat().st_mode & 0o7777 == 0o2775 and (root / "sgid").stat().st_gid == 50
     assert (root / "sgid" / "child").stat().st_gid == 0
     assert (root / "setuid").stat().st_mode & 0o7777 == 0o4755
@@ -113,14 +111,14 @@ def test_threads_give_the_sequential_tree(tmp_path: Path, monkeypatch: pytest.Mo
     assert (root / "sgid").stat().st_mtime_ns == (tmp_path / "seq" / "sgid").stat().st_mtime_ns == 1_600_000_000 * 10**9
 
 
-def test_same_tree_as_tar(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_same_tree_as_tar(tmp_path: Path) -> None:
     """GNU tar as root with numeric owners and permissions extracts the same tree (whiteouts aside)."""
     t = _filler(LayerTar())
     (t.dir("etc", mode=0o755).file("etc/passwd", b"root:x:0:0::/root:/bin/sh\n")
      .dir("opt", mode=0o2750, uid=3, gid=4).file("opt/tool", b"t", mode=0o4711, uid=5, gid=6)
      .symlink("etc/link", "passwd").hardlink("etc/hard", "etc/passwd"))
     data = t.bytes()
-    _apply(data, tmp_path / "ours", monkeypatch, threads=True)
+    _apply(data, tmp_path / "ours")
     (tmp_path / "tar").mkdir()
     subprocess.run(["tar", "-x", "--numeric-owner", "--same-permissions", "-C", str(tmp_path / "tar")],
                    input=data, check=True)
@@ -135,7 +133,7 @@ def _with_filler(data: bytes) -> bytes:
 
 
 @pytest.mark.parametrize("case", sorted(c for c in MALICIOUS if MALICIOUS[c][0] is not None))
-def test_malicious_layers_refused_while_threads_write(case: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_malicious_layers_refused_after_cached_directories(case: str, tmp_path: Path) -> None:
     root = tmp_path / "root"
     outside = tmp_path / "root-outside"
     outside.mkdir()
@@ -144,25 +142,25 @@ def test_malicious_layers_refused_while_threads_write(case: str, tmp_path: Path,
     assert data is not None
     before = _snapshot(outside)
     with pytest.raises(LayerError, match=message):
-        _apply(_with_filler(data), root, monkeypatch, threads=True, size_limit=8 << 20)
+        _apply(_with_filler(data), root, size_limit=8 << 20)
     assert _snapshot(outside) == before
     for p in root.rglob("*"):
         if not p.is_symlink():
             assert p.resolve().is_relative_to(root)
 
 
-def test_cached_directory_replaced_by_symlink(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_cached_directory_replaced_by_symlink(tmp_path: Path) -> None:
     """A directory the cache holds, replaced by a symlink: later entries follow the symlink (inside)."""
     root = tmp_path / "root"
     outside = tmp_path / "root-outside"
     outside.mkdir()
     t = _filler(LayerTar()).dir("a").file("a/one", b"1").dir("b").symlink("a", "b").file("a/two", b"2")
-    _apply(t.bytes(), root, monkeypatch, threads=True)
+    _apply(t.bytes(), root)
     assert (root / "b" / "two").read_bytes() == b"2"
     assert os.readlink(root / "a") == "b"
     t = _filler(LayerTar()).dir("x").file("x/f", b"f").symlink("x", "../root-outside").file("x/evil", b"no")
     with pytest.raises(LayerError, match="leads outside"):
-        _apply(t.bytes(), tmp_path / "root2", monkeypatch, threads=True)
+        _apply(t.bytes(), tmp_path / "root2")
     assert list(outside.iterdir()) == []
 
 

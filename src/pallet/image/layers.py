@@ -26,7 +26,7 @@ import stat
 
 from pallet.errors import PalletError
 from pallet.image.compression import DecompressError, compression_of, decompressed
-from pallet.image.filewriter import ASYNC_MAX, Meta, WriteFailed, Writers, set_xattrs, write_file
+from pallet.image.filewriter import Meta, set_xattrs, write_file
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -40,7 +40,6 @@ MAX_SYMLINK_HOPS = 40
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _CACHE_SIZE = 64  # directory fds kept open while a layer is applied
 _CHUNK = 1 << 20  # bytes read from the decompressed stream at a time
-_SYNC_FILES = 32  # regular files written in the applying thread before worker threads start
 
 
 class LayerError(PalletError):
@@ -315,7 +314,6 @@ def apply_layer(
             raise LayerError(f"{name} is not a valid tar archive (compression: {_kind}): {e}") from None
         applier.finish()
     finally:
-        applier.close()
         root.close()
         inner.close()
     diff_id = "sha256:" + counted.hash.hexdigest()
@@ -333,8 +331,6 @@ class _Applier:
         self.counted = counted
         self.dirs: list[tuple[list[str], int]] = []  # (path, mtime ns): set at the end
         self.created: set[tuple[str, ...]] = set()
-        self.writers: Writers | None = None
-        self.files = 0
 
     def apply(self, tf: tarfile.TarFile, m: tarfile.TarInfo) -> None:
         self.counted.entry = m.name
@@ -345,7 +341,6 @@ class _Applier:
         parent = parts[:-1]
         try:
             if base.startswith(WHITEOUT):
-                self.drain()
                 self._whiteout(m.name, parent, base)
                 return
             if m.size > self.limit - self.counted.count and (m.isreg() or m.issparse()):
@@ -353,8 +348,6 @@ class _Applier:
                                  f"of {self.limit} bytes")
             pfd, real = self.root.parent(parent, m.name)
             key = (*real, base)
-            if self.writers is not None and key in self.writers.pending:
-                self.drain()  # an earlier entry of the same path is still being written
             self._entry(tf, m, pfd, base, parts, key)
             self.created.add(tuple(parts))
             self.root.made.add(key)
@@ -363,54 +356,40 @@ class _Applier:
         except OSError as e:
             raise LayerError(f"layer entry {m.name!r}: {e.strerror or e} ({type(e).__name__})") from None
 
-    def drain(self) -> None:
-        if self.writers is not None:
-            try:
-                self.writers.drain()
-            except WriteFailed as e:
-                err = e.error
-                text = err.strerror if isinstance(err, OSError) and err.strerror else str(err)
-                raise LayerError(f"layer entry {e.entry!r}: {text} ({type(err).__name__})") from None
-
-    def close(self) -> None:
-        if self.writers is not None:
-            self.writers.close()
-
     def _remove(self, name: str, dir_fd: int, key: tuple[str, ...], keep: tuple[str, ...] | None) -> None:
-        """Remove what is at ``name`` (``key`` its real path), if anything; pending writes first."""
-        if not self.root.may_exist(key):
-            return
-        self.drain()  # a directory about to be removed may hold files still being written
-        if _remove(name, dir_fd):
+        """Remove what is at ``name`` (``key`` its real path), if anything (no stat for a new path)."""
+        if self.root.may_exist(key) and _remove(name, dir_fd):
             self.root.forget(keep=keep)
 
     def _whiteout(self, entry: str, parent: list[str], base: str) -> None:
+        here = tuple(parent)
         if base == OPAQUE:
-            pfd = self.root.open_dir(parent, entry, create=True)
-            try:
-                if self.overlay:
-                    os.setxattr(pfd, "trusted.overlay.opaque", b"y")
-                else:
-                    here = tuple(parent)
-                    for child in os.listdir(pfd):
-                        if (*here, child) not in self.created and _remove(child, pfd):
-                            self.root.forget()
-            finally:
-                os.close(pfd)
+            pfd, _ = self.root.parent(parent, entry)
+            if self.overlay:
+                os.setxattr(pfd, "trusted.overlay.opaque", b"y")
+            else:
+                for child in os.listdir(pfd):
+                    if (*here, child) not in self.created and _remove(child, pfd):
+                        self.root.forget(keep=here)
             return
         if base.startswith(WHITEOUT + WHITEOUT):
             return  # aufs metadata (.wh..wh.plnk and the like): not part of the tree
         target = base[len(WHITEOUT):]
         if target in ("", ".", "..") or "/" in target:
             raise LayerError(f"layer entry {entry!r}: whiteout of {target!r} is not a valid name")
-        pfd = self.root.open_dir(parent, entry, create=self.overlay)
+        if self.overlay:
+            pfd, real = self.root.parent(parent, entry)
+        else:
+            pfd, real = self.root.open_dir(parent, entry, create=False), []
         try:
             if _remove(target, pfd):
-                self.root.forget()
+                self.root.forget(keep=here)
             if self.overlay:
                 os.mknod(target, stat.S_IFCHR | 0o000, os.makedev(0, 0), dir_fd=pfd)
+                self.root.made.add((*real, target))
         finally:
-            os.close(pfd)
+            if not self.overlay:
+                os.close(pfd)
 
     def _entry(self, tf: tarfile.TarFile, m: tarfile.TarInfo, pfd: int, base: str, parts: list[str],
                key: tuple[str, ...]) -> None:
@@ -450,14 +429,6 @@ class _Applier:
         self._remove(base, pfd, key, here)
         if m.isreg():
             src = tf.extractfile(m)
-            self.files += 1
-            if (self.writers is None and self.root.fresh and self.files > _SYNC_FILES
-                    and not os.environ.get("PALLET_LAYER_THREADS") == "0"):
-                self.writers = Writers()
-            if self.writers is not None and m.size <= ASYNC_MAX:
-                data = src.read() if src is not None else b""
-                self.writers.submit(key, m.name, pfd, base, data, meta)
-                return
             chunks = iter(lambda: src.read(1 << 20), b"") if src is not None else ()
             write_file(pfd, base, chunks, meta)
             return
@@ -471,7 +442,6 @@ class _Applier:
             target = split_name(m.linkname, m.name)
             if not target:
                 raise LayerError(f"layer entry {m.name!r}: hard link to the layer root")
-            self.drain()  # the target may be a file still being written
             sfd = self.root.open_dir(target[:-1], m.name, create=False)
             try:
                 st = os.stat(target[-1], dir_fd=sfd, follow_symlinks=False)
@@ -503,7 +473,6 @@ class _Applier:
 
     def finish(self) -> None:
         """Directory times last: writing their children changed them."""
-        self.drain()
         for parts, mtime_ns in reversed(self.dirs):
             try:
                 fd = self.root.open_dir(parts, "/".join(parts), create=False)
