@@ -203,9 +203,10 @@ def create_container(engine: Engine, config: Record, hostconfig: Record, name: s
         made.append("name")
         images.prepare_rootfs(engine.root, cid, image)
         made.append("snapshot")
-        from pallet.engine.volumes import ensure_for_mounts
+        if config.get("_Mounts"):
+            from pallet.engine.volumes import ensure_for_mounts
 
-        ensure_for_mounts(engine.root, list(config.get("_Mounts") or []))
+            ensure_for_mounts(engine.root, list(config.get("_Mounts") or []))
         log_path = os.path.join(cdir, f"{cid}-json.log")
         hostconfig = dict(hostconfig)
         hostconfig["Runtime"] = rt_name

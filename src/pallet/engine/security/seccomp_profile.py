@@ -161,7 +161,7 @@ def _rule(entry: object, i: int, where: _Where) -> dict[str, object]:
     if not names:
         raise where.error(f"{path}.names", "must list at least one syscall")
     for j, name in enumerate(names):
-        if not name or not all(c.isascii() and (c.isalnum() or c == "_") for c in name):
+        if not name.isascii() or not name.replace("_", "a").isalnum():  # letters, digits and _ only
             raise where.error(f"{path}.names[{j}]", f"{name!r} is not a syscall name (letters, digits and _)")
     action = entry.get("action")
     if action not in ACTIONS:
