@@ -135,10 +135,14 @@ def _drive(setup: Setup, chan: Channel, started: Started, ipid: int, hooks_state
 
     who = "the container's init"
     log.step(f"forked {ipid}")
+    if setup.cgroup is not None:
+        # At once, while the intermediate makes the namespaces: on a v1 hierarchy the kernel makes
+        # the first move into a cgroup wait for an RCU grace period; the init's own move, moments
+        # later, then does not wait again.
+        setup.cgroup.add(ipid)
+        log.step("intermediate placed in the cgroup")
     if setup.is_exec:
-        # exec: the child joins the cgroup before it forks the process
-        if setup.cgroup is not None:
-            setup.cgroup.add(ipid)
+        # exec: the child is in the cgroup before it forks the process
         chan.send("go")
     # Messages come from two processes (the intermediate and the init) on one socket, so the init's
     # may overtake the intermediate's "init_pid": hold them back until the pid is known.
