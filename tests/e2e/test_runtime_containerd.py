@@ -328,8 +328,9 @@ def test_kill_all_and_force_delete(containerd: Containerd) -> None:
 
 def _script(cmd: list[str]) -> subprocess.CompletedProcess[str]:
     """``cmd`` with a terminal of its own (`script`), exit code passed through."""
-    return subprocess.run(["script", "-eqc", subprocess.list2cmdline(cmd), "/dev/null"], capture_output=True,
-                          text=True, stdin=subprocess.DEVNULL, timeout=60)
+    from tests.helpers.oci import run_in_terminal
+
+    return run_in_terminal(cmd)
 
 
 def test_run_and_exec_with_a_terminal(containerd: Containerd) -> None:

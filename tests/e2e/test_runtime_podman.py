@@ -92,9 +92,9 @@ def test_podman_lifecycle_on_pallet_runtime(podman: Podman) -> None:
 
 def test_podman_run_with_a_terminal(podman: Podman) -> None:
     # conmon hands pallet-runtime a --console-socket; `script` gives podman a terminal of its own.
-    cmd = (f"podman --runtime {RUNTIME} --cgroup-manager cgroupfs run --rm -it --network none busybox "
-           "sh -c 'tty; echo tty-ok'")
-    out = subprocess.run(["script", "-qc", cmd, "/dev/null"], capture_output=True, text=True, env=podman.env,
-                         timeout=60, stdin=subprocess.DEVNULL)
+    from tests.helpers.oci import run_in_terminal
+
+    out = run_in_terminal(["podman", "--runtime", RUNTIME, "--cgroup-manager", "cgroupfs", "run", "--rm", "-it",
+                           "--network", "none", "busybox", "sh", "-c", "tty; echo tty-ok"], env=podman.env)
     text = out.stdout.replace("\r", "")
     assert "/dev/pts/0" in text and "tty-ok" in text, (out.stdout, out.stderr)

@@ -103,3 +103,19 @@ class Runtime:
         out = self.run("list", "-q")
         for cid in out.stdout.split():
             self.run("delete", "--force", cid)
+
+
+def run_in_terminal(cmd: list[str], *, env: dict[str, str] | None = None, timeout: float = 60
+                    ) -> subprocess.CompletedProcess[str]:
+    """``cmd`` with a terminal of its own (util-linux `script`), its exit code passed through.
+
+    `script` may end as soon as its stdin is at end of file, before the command has said anything:
+    it gets a pipe that stays open until the command is done.
+    """
+    read_end, write_end = os.pipe()
+    try:
+        return subprocess.run(["script", "-eqc", subprocess.list2cmdline(cmd), "/dev/null"], capture_output=True,
+                              text=True, stdin=read_end, env=env, timeout=timeout)
+    finally:
+        os.close(read_end)
+        os.close(write_end)
