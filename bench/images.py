@@ -1,6 +1,6 @@
 """Images and storage, side by side with docker and podman: issue 5's speed goals, in one run.
 
-    .venv/bin/python bench/images.py [--runs 3] [--containers 20] [--no-docker] [--no-podman]
+    .venv/bin/python bench/images.py [--runs 3] [--containers 20] [--no-docker] [--no-podman] [--variants]
 
 The image: a Debian bookworm minbase root filesystem (~160 MB) built with mmdebstrap from the host's
 own apt sources (Debian's package registry) and cached, with its gzip form, under
@@ -190,8 +190,7 @@ def pallet_tool(work: Path, name: str = "pallet", env: dict[str, str] | None = N
 @contextlib.contextmanager
 def peers(work: Path, args: argparse.Namespace, registry_host: str) -> Iterator[list[Tool]]:
     tools = [pallet_tool(work)]
-    if args.variants:  # the same pallet with one speed-up turned off, to see what each gives
-        tools.append(pallet_tool(work, "pallet/1thread", {"PALLET_LAYER_THREADS": "0"}))
+    if args.variants:  # the same pallet with the host's gzip turned off, to see what it gives
         tools.append(pallet_tool(work, "pallet/zlib", {"PALLET_HOST_GZIP": "0"}))
     with contextlib.ExitStack() as stack:
         if not args.no_docker:
@@ -290,7 +289,7 @@ def main() -> int:
     ap.add_argument("--no-docker", action="store_true")
     ap.add_argument("--no-podman", action="store_true")
     ap.add_argument("--variants", action="store_true",
-                    help="also pallet without worker threads (PALLET_LAYER_THREADS=0) and without the host's gzip")
+                    help="also pallet decompressing gzip in-process (PALLET_HOST_GZIP=0)")
     ap.add_argument("--only", default="pull,load,create,disk", help="comma-separated parts to run")
     args = ap.parse_args()
     parts = set(args.only.split(","))
