@@ -48,6 +48,9 @@ class Podman:
 @pytest.fixture(scope="module")
 def podman(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Podman]:
     tmp_path = tmp_path_factory.mktemp("podman")
+    # With cgroupfs, conmon puts itself under /libpod_parent/conmon whatever cgroup_parent says:
+    # remove that too afterwards, unless it was there before.
+    libpod_existed = os.path.isdir("/sys/fs/cgroup/pids/libpod_parent")
     p = Podman(tmp_path / "podman")
     store = Pallet(tmp_path / "pallet")
     store.make_busybox()
@@ -60,12 +63,25 @@ def podman(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Podman]:
         p("system", "reset", "-f", check=False)
         store.cleanup()
         for hierarchy in os.listdir("/sys/fs/cgroup"):
+            if not libpod_existed:
+                _remove_empty_tree(f"/sys/fs/cgroup/{hierarchy}/libpod_parent")
             parent = f"/sys/fs/cgroup/{hierarchy}/{SESSION_TAG}-podman"
             if os.path.isdir(parent):
                 for sub in os.listdir(parent):
                     if os.path.isdir(os.path.join(parent, sub)):
                         os.rmdir(os.path.join(parent, sub))
                 os.rmdir(parent)
+
+
+def _remove_empty_tree(path: str) -> None:
+    """rmdir a cgroup tree bottom-up (a cgroup that still has processes stays)."""
+    if not os.path.isdir(path):
+        return
+    for dirpath, _dirs, _files in sorted(os.walk(path), key=lambda t: -t[0].count("/")):
+        try:
+            os.rmdir(dirpath)
+        except OSError:
+            pass
 
 
 def test_podman_runs_containers_on_pallet_runtime(podman: Podman) -> None:
