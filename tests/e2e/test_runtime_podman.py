@@ -35,9 +35,12 @@ class Podman:
         )
         self.env = dict(os.environ, CONTAINERS_CONF=str(base / "containers.conf"),
                         CONTAINERS_STORAGE_CONF=str(base / "storage.conf"))
+        # pallet-runtime's state (and its seccomp cache) in the test's directory, not /run/pallet
+        self.runtime_flags = ["--runtime-flag", f"root={base}/runtime"]
 
     def __call__(self, *args: str, check: bool = True, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-        proc = subprocess.run(["podman", "--runtime", RUNTIME, "--cgroup-manager", "cgroupfs", *args],
+        proc = subprocess.run(["podman", "--runtime", RUNTIME, *self.runtime_flags, "--cgroup-manager", "cgroupfs",
+                               *args],
                               capture_output=True, text=True, env=self.env, timeout=timeout,
                               stdin=subprocess.DEVNULL)
         if check and proc.returncode != 0:
@@ -110,7 +113,8 @@ def test_podman_run_with_a_terminal(podman: Podman) -> None:
     # conmon hands pallet-runtime a --console-socket; `script` gives podman a terminal of its own.
     from tests.helpers.oci import run_in_terminal
 
-    out = run_in_terminal(["podman", "--runtime", RUNTIME, "--cgroup-manager", "cgroupfs", "run", "--rm", "-it",
+    out = run_in_terminal(["podman", "--runtime", RUNTIME, *podman.runtime_flags, "--cgroup-manager", "cgroupfs",
+                           "run", "--rm", "-it",
                            "--network", "none", "busybox", "sh", "-c", "tty; echo tty-ok"], env=podman.env)
     text = out.stdout.replace("\r", "")
     assert "/dev/pts/0" in text and "tty-ok" in text, (out.stdout, out.stderr)
