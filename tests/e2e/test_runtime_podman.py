@@ -34,7 +34,7 @@ class Podman:
             f'[storage]\ndriver = "overlay"\nrunroot = "{base}/run"\ngraphroot = "{base}/graph"\n'
         )
         self.env = dict(os.environ, CONTAINERS_CONF=str(base / "containers.conf"),
-                        CONTAINERS_STORAGE_CONF=str(base / "storage.conf"))
+                        CONTAINERS_STORAGE_CONF=str(base / "storage.conf"), XDG_CONFIG_HOME=str(base / "config"))
         # pallet-runtime's state (and its seccomp cache) in the test's directory, not /run/pallet
         self.runtime_flags = ["--runtime-flag", f"root={base}/runtime"]
 
@@ -54,6 +54,8 @@ def podman(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Podman]:
     # With cgroupfs, conmon puts itself under /libpod_parent/conmon whatever cgroup_parent says:
     # remove that too afterwards, unless it was there before.
     libpod_existed = os.path.isdir("/sys/fs/cgroup/pids/libpod_parent")
+    # podman's blob cache and network run dir ignore the private storage: remove them if made here
+    made_dirs = [d for d in ("/var/lib/containers", "/run/containers") if not os.path.exists(d)]
     p = Podman(tmp_path / "podman")
     store = Pallet(tmp_path / "pallet")
     store.make_busybox()
@@ -64,6 +66,8 @@ def podman(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Podman]:
     finally:
         p("rm", "-af", "-t", "0", check=False)
         p("system", "reset", "-f", check=False)
+        for d in made_dirs:
+            shutil.rmtree(d, ignore_errors=True)
         store.cleanup()
         for hierarchy in os.listdir("/sys/fs/cgroup"):
             if not libpod_existed:
