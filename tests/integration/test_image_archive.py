@@ -8,6 +8,7 @@ import os
 import shutil
 import subprocess
 import tarfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -65,8 +66,18 @@ def test_dir_roundtrip_and_stdin(source: ImageStore, tmp_path: Path) -> None:
     assert again.repo_tags == [REF]
 
 
+@pytest.fixture
+def skopeo_cache_cleanup() -> Iterator[None]:
+    """skopeo keeps a blob-info cache in /var/lib/containers (as root) whatever it copies: remove it
+    if this test made it."""
+    made = not os.path.exists("/var/lib/containers")
+    yield
+    if made:
+        shutil.rmtree("/var/lib/containers", ignore_errors=True)
+
+
 @pytest.mark.skipif(shutil.which("skopeo") is None, reason="skopeo not installed")
-def test_skopeo_reads_ours_and_we_read_skopeos(source: ImageStore, tmp_path: Path) -> None:
+def test_skopeo_reads_ours_and_we_read_skopeos(source: ImageStore, tmp_path: Path, skopeo_cache_cleanup: None) -> None:
     img = source.get(REF)
     tar = tmp_path / "bb.tar"
     with open(tar, "wb") as f:
