@@ -83,9 +83,9 @@ def prepare(engine: Engine, record: Record) -> str:
     return bundle
 
 
-def make_dirs_in_root(rootfs: str, path: str) -> None:
+def make_dirs_in_root(rootfs: str, path: str, owner: tuple[int, int] | None = None) -> None:
     """mkdir -p ``path`` inside ``rootfs``, every step resolved inside it (a symlink in the image
-    cannot lead the directories out of the container's root)."""
+    cannot lead the directories out of the container's root); new ones given to ``owner`` if set."""
     from pallet._linux.openat2 import open_in_root
 
     root_fd = os.open(rootfs, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
@@ -99,6 +99,8 @@ def make_dirs_in_root(rootfs: str, path: str) -> None:
                 parent = open_in_root(root_fd, done or "/", os.O_PATH | os.O_DIRECTORY)
                 try:
                     os.mkdir(part, 0o755, dir_fd=parent)
+                    if owner is not None:
+                        os.chown(part, owner[0], owner[1], dir_fd=parent, follow_symlinks=False)
                 except FileExistsError:
                     pass
                 finally:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import os
 import signal
 
-from pallet.errors import NotFoundError, PalletError, RuntimeFailure, StateError
+from pallet.errors import NotFoundError, PalletError, RuntimeFailure
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -143,35 +143,24 @@ class InProcessRuntime:
         except NotFoundError:
             pass
 
-    def _freezer(self, cid: str, needed: str, *, freeze: bool) -> None:
-        from pallet.runtime import statedir
-
-        with statedir.Lock(self.state_root, cid):
-            c = self._load(cid)
-            status = c.status()
-            verb = "pause" if freeze else "resume"
-            if status != needed:
-                raise StateError(f"cannot {verb} container {cid}: it is {status} (it must be {needed})")
-            cg = c.cgroup()
-            if cg is None:
-                raise StateError(f"cannot {verb} container {cid}: it has no cgroup")
-            if freeze:
-                cg.freeze()  # type: ignore[attr-defined]
-            else:
-                cg.thaw()  # type: ignore[attr-defined]
-
     def pause(self, cid: str) -> None:
-        self._freezer(cid, "running", freeze=True)
+        from pallet.runtime.control import set_frozen
+
+        self._load(cid)  # the engine's "not found" message
+        set_frozen(self.state_root, cid, freeze=True)
 
     def resume(self, cid: str) -> None:
-        self._freezer(cid, "paused", freeze=False)
+        from pallet.runtime.control import set_frozen
+
+        self._load(cid)
+        set_frozen(self.state_root, cid, freeze=False)
 
     def update(self, cid: str, resources_file: str) -> None:
         """New limits (linux.resources in ``resources_file``): checked, written, saved in the state."""
         import json
 
         from pallet.errors import ConfigError
-        from pallet.runtime import statedir
+        from pallet.runtime.control import update_resources
 
         try:
             with open(resources_file) as f:
@@ -181,28 +170,8 @@ class InProcessRuntime:
         if not isinstance(resources, dict):
             raise ConfigError(f"resources file {resources_file} must hold a JSON object (linux.resources)")
         resources.pop("devices", None)
-        with statedir.Lock(self.state_root, cid):
-            c = self._load(cid)
-            status = c.status()
-            if status in ("stopped", "creating"):
-                raise StateError(f"cannot update container {cid}: it is {status}")
-            cg = c.cgroup()
-            if cg is None:
-                raise StateError(f"cannot update container {cid}: it has no cgroup")
-            cg.check(resources)  # type: ignore[attr-defined]
-            cg.set(resources)  # type: ignore[attr-defined]
-            config = c.config
-            linux = config.setdefault("linux", {})
-            if isinstance(linux, dict):
-                merged = dict(linux.get("resources") or {})
-                for key, value in resources.items():
-                    if isinstance(value, dict) and isinstance(merged.get(key), dict):
-                        merged[key] = {**merged[key], **value}
-                    else:
-                        merged[key] = value
-                linux["resources"] = merged
-                c.data["config"] = config
-                c.save()
+        self._load(cid)  # the engine's "not found" message
+        update_resources(self.state_root, cid, resources)
 
     def exec(self, cid: str, process_file: str, *, detach: bool = False, tty: bool = False,
              interactive: bool = False, pid_file: str = "") -> int:

@@ -34,34 +34,21 @@ def _base_mounts(hc: dict) -> list[dict]:  # type: ignore[type-arg]
 
 def read_in_root(rootfs: str, path: str, limit: int = 1 << 20) -> str | None:
     """The text of ``path`` inside ``rootfs``, following symlinks only within it; None if absent."""
-    parts = [p for p in path.split("/") if p and p != "."]
-    current: list[str] = []
-    hops = 0
-    while parts:
-        part = parts.pop(0)
-        if part == "..":
-            if current:
-                current.pop()
-            continue
-        candidate = os.path.join(rootfs, *current, part)
-        if os.path.islink(candidate):
-            hops += 1
-            if hops > 40:
-                return None
-            target = os.readlink(candidate)
-            if target.startswith("/"):
-                current = []
-            parts = [p for p in target.split("/") if p and p != "."] + parts
-            continue
-        current.append(part)
-    full = os.path.join(rootfs, *current)
+    import stat
+
+    from pallet._linux.openat2 import open_in_root
+
     try:
-        fd = os.open(full, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK)
+        root_fd = os.open(rootfs, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
     except OSError:
         return None
     try:
-        import stat
-
+        fd = open_in_root(root_fd, path, os.O_RDONLY | os.O_NONBLOCK)
+    except OSError:
+        return None
+    finally:
+        os.close(root_fd)
+    try:
         if not stat.S_ISREG(os.fstat(fd).st_mode):
             return None
         return os.read(fd, limit).decode(errors="replace")

@@ -116,29 +116,12 @@ def make_workdir(rootfs: str, path: str, uid: int, gid: int) -> None:
     own mkdir, which reports it."""
     if not path.strip("/"):
         return
-    from pallet._linux.openat2 import open_in_root
+    from pallet.engine.bundle import make_dirs_in_root
 
-    root_fd = os.open(rootfs, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
-        done = ""
-        for part in [p for p in path.split("/") if p and p != "."]:
-            step = f"{done}/{part}"
-            try:
-                os.close(open_in_root(root_fd, step, os.O_PATH | os.O_DIRECTORY))
-            except FileNotFoundError:
-                parent = open_in_root(root_fd, done or "/", os.O_RDONLY | os.O_DIRECTORY)
-                try:
-                    os.mkdir(part, 0o755, dir_fd=parent)
-                    os.chown(part, uid, gid, dir_fd=parent, follow_symlinks=False)
-                except FileExistsError:
-                    pass
-                finally:
-                    os.close(parent)
-            done = step
+        make_dirs_in_root(rootfs, path, owner=(uid, gid))
     except OSError:
         return
-    finally:
-        os.close(root_fd)
 
 
 def _prepare_upper(upper: str, userns: Record) -> None:

@@ -109,7 +109,7 @@ def human_size(n: float) -> str:
 def since(created: str) -> str:
     import time
 
-    from pallet.cli.commands._common import human_duration
+    from pallet.cli.units import human_duration
 
     t = parse_time(created)
     if t is None:

@@ -28,7 +28,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def status_text(state: dict[str, Any]) -> str:
     """docker's STATUS column: Up 5 seconds, Up 2 minutes (Paused), Exited (0) 3 seconds ago, Created."""
-    from pallet.cli.commands._common import human_duration
+    from pallet.cli.units import human_duration
     from pallet.engine.store import parse_iso
 
     now = time.time()
@@ -47,7 +47,7 @@ def status_text(state: dict[str, Any]) -> str:
 
 
 def row(record: dict[str, Any], *, trunc: bool, size: bool, root: str = "") -> dict[str, Any]:
-    from pallet.cli.commands._common import human_duration
+    from pallet.cli.units import human_duration
     from pallet.engine.store import parse_iso
 
     cmd = " ".join([record.get("Path", ""), *record.get("Args", [])]).strip()

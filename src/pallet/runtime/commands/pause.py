@@ -10,8 +10,8 @@ OPTIONS: tuple[Option, ...] = ()
 
 
 def run(g: object, opts: dict[str, object], args: list[str]) -> int:
-    from pallet.runtime.commands.resume import frozen_cgroup
+    from pallet.runtime.control import set_frozen
 
     cid = container_id(args, "pause")
-    frozen_cgroup(g.root, cid, "running", freeze=True)  # type: ignore[attr-defined]
+    set_frozen(g.root, cid, freeze=True)  # type: ignore[attr-defined]
     return 0

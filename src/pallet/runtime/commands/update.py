@@ -120,20 +120,8 @@ def resources_from(opts: dict[str, object]) -> dict[str, object]:
     return res
 
 
-def _merge(old: dict[str, object], new: dict[str, object]) -> dict[str, object]:
-    out = dict(old)
-    for key, value in new.items():
-        if isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = _merge(out[key], value)  # type: ignore[arg-type]
-        else:
-            out[key] = value
-    return out
-
-
 def run(g: object, opts: dict[str, object], args: list[str]) -> int:
-    from pallet.errors import StateError
-    from pallet.runtime import statedir
-    from pallet.runtime.container import Container
+    from pallet.runtime.control import update_resources
 
     cid = container_id(args, "update")
     root: str = g.root  # type: ignore[attr-defined]
@@ -145,20 +133,5 @@ def run(g: object, opts: dict[str, object], args: list[str]) -> int:
 
         log.warning("update: linux.resources.devices is ignored: device rules are fixed when the container is created")
         del resources["devices"]
-    with statedir.Lock(root, cid):
-        c = Container.load(root, cid)
-        status = c.status()
-        if status in ("stopped", "creating"):
-            raise StateError(f"cannot update container {cid!r}: it is {status}")
-        cg = c.cgroup()
-        if cg is None:
-            raise StateError(f"cannot update container {cid!r}: it has no cgroup")
-        cg.check(resources)  # type: ignore[attr-defined]
-        cg.set(resources)  # type: ignore[attr-defined]
-        config = c.config
-        linux = config.setdefault("linux", {})
-        if isinstance(linux, dict):
-            linux["resources"] = _merge(linux.get("resources") or {}, resources)
-            c.data["config"] = config
-            c.save()
+    update_resources(root, cid, resources)
     return 0
