@@ -47,6 +47,36 @@ def test_memory_limit_oom_kills_and_is_reported(cgroups: Make, children: Start) 
     assert st.memory.max_usage <= 64 * MiB
 
 
+def test_a_process_joins_its_v1_cgroups_itself(cgroups: Make, children: Start) -> None:
+    """join_self (tasks "0", the lock-free move of the runtime's intermediate): the child is in every
+    v1 cgroup (not in the unified one, which the parent adds), and the memory limit applies to
+    what it forks afterwards."""
+    m = cgroups()
+    m.create()
+    m.set({"memory": {"limit": 64 * MiB, "swap": 64 * MiB}})
+
+    def joiner() -> int:
+        m.join_self()
+        with open("/proc/self/cgroup") as f:
+            say(";".join(f.read().split()))
+        pid = os.fork()
+        if pid == 0:
+            chunks = [b"\x01" * (4 * MiB) for _ in range(40)]  # 160 MiB: over the limit
+            os._exit(len(chunks) and 0)
+        return 100 + os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
+
+    c = children(joiner)
+    c.release()
+    lines = dict(line.split(":", 2)[1:] for line in c.read_line().split(";"))
+    status = c.wait()
+    assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 100 - signal.SIGKILL  # the OOM kill
+    assert m.oom_kill_count() >= 1
+    managed = {k for k in m.paths() if k}
+    joined = [h for h in lines if h and managed & set(h.split(","))]
+    assert joined and all(lines[h] == m.path for h in joined), lines
+    assert lines[""] != m.path  # the unified cgroup is the parent's to write
+
+
 def test_cpu_quota_half_a_cpu(cgroups: Make, children: Start) -> None:
     m = cgroups()
     m.create()

@@ -57,7 +57,7 @@ def fake_v1_leaf(root: Path, rel: str) -> None:
         for part in range(1, rel.count("/") + 1):
             sub = "/".join(rel.strip("/").split("/")[:part])
             put(root / c / sub, {"cgroup.procs": "", **({"cpuset.cpus": "", "cpuset.mems": ""} if c == "cpuset" else {})})
-        put(root / c / rel.strip("/"), {"cgroup.procs": "", **files})
+        put(root / c / rel.strip("/"), {"cgroup.procs": "", "tasks": "", **files})
     put(root / "unified" / rel.strip("/"), {"cgroup.procs": "", "cgroup.controllers": ""})
 
 
@@ -96,6 +96,15 @@ def test_v1_create_add_set_destroy(tmp_path: Path) -> None:
     m.add(4242)
     assert (root / "pids/p/c1/cgroup.procs").read_text() == "4242"
     assert (root / "unified/p/c1/cgroup.procs").read_text() == "4242"
+    # A process that joined its v1 cgroups itself is added to the unified one only.
+    m.add(4343, v1=False)
+    assert (root / "unified/p/c1/cgroup.procs").read_text() == "4343"
+    assert (root / "pids/p/c1/cgroup.procs").read_text() == "4242"
+    # join_self: "0" (the caller) to tasks of every v1 hierarchy, none to the unified tree.
+    m.join_self()
+    for c in V1_CTRLS:
+        assert (root / c / "p/c1/tasks").read_text() == "0", c
+    assert not (root / "unified/p/c1/tasks").exists()
     resources = {
         "memory": {"limit": 64 << 20, "swap": 128 << 20, "reservation": 32 << 20, "swappiness": 10,
                    "disableOOMKiller": True},

@@ -201,6 +201,17 @@ def wait_empty(pids_fn: object, timeout: float) -> bool:
         delay = min(delay * 2, 0.05)
 
 
+def join_self_v1(directories: list[str]) -> None:
+    """Move the calling process into each v1 cgroup in ``directories`` by writing "0" to tasks.
+
+    A thread moving itself is the one migration the kernel makes without the global threadgroup
+    lock (and its grace-period wait).  For a single-threaded process (a freshly forked child) the
+    thread is the whole process, and the children it forks afterwards are born in these cgroups.
+    """
+    for d in directories:
+        write(os.path.join(d, "tasks"), "0")
+
+
 class CgroupManager:
     """One container's cgroup in every hierarchy of the host (see the v1 and v2 implementations)."""
 
@@ -235,8 +246,14 @@ class CgroupManager:
     def create(self) -> None:
         raise NotImplementedError
 
-    def add(self, pid: int) -> None:
+    def add(self, pid: int, *, v1: bool = True) -> None:
+        """Place ``pid`` in the cgroup: every hierarchy, or (``v1=False``) only the unified one,
+        for a process that has joined its v1 cgroups itself (join_self)."""
         raise NotImplementedError
+
+    def join_self(self) -> None:
+        """Move the calling single-threaded process into its v1 cgroups without the kernel's
+        global lock (see join_self_v1); nothing on a pure v2 host (add places it there)."""
 
     def set(self, resources: dict[str, object] | None) -> None:
         raise NotImplementedError

@@ -15,6 +15,7 @@ from pallet.errors import RuntimeFailure
 from pallet.runtime.cgroups.base import (
     CgroupManager,
     _StrSet,
+    join_self_v1,
     make_dirs,
     read_or,
     read_procs,
@@ -118,8 +119,7 @@ class V1Manager(CgroupManager):
                     refuse_busy(d, frozen)
         made: list[str] = []
         try:
-            mounts = list(dict.fromkeys(self.v1.values()))
-            for mount in mounts:
+            for mount in dict.fromkeys(self.v1.values()):
                 made += make_dirs(mount, self.path)
             if self.unified:
                 made += make_dirs(self.unified, self.path)
@@ -144,9 +144,12 @@ class V1Manager(CgroupManager):
                     write(os.path.join(d, name), read_or(os.path.join(parent, name)).strip() or "\n")
             parent = d
 
-    def add(self, pid: int) -> None:
-        for d in self._unique_dirs():
+    def add(self, pid: int, *, v1: bool = True) -> None:
+        for d in self._unique_dirs() if v1 else [self.udir] if self.udir else []:
             write(os.path.join(d, "cgroup.procs"), str(pid))
+
+    def join_self(self) -> None:
+        join_self_v1([d for d in self._unique_dirs() if d != self.udir])
 
     def set(self, resources: dict[str, Any] | None) -> None:
         if not resources:

@@ -146,7 +146,7 @@ class V2Manager(CgroupManager):
             self.created = []
             raise
 
-    def add(self, pid: int) -> None:
+    def add(self, pid: int, *, v1: bool = True) -> None:
         write(os.path.join(self.dir, "cgroup.procs"), str(pid))
 
     def set(self, resources: dict[str, Any] | None) -> None:

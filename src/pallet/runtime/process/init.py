@@ -79,6 +79,11 @@ def intermediate(setup: Setup, chan: Channel, sys: System) -> None:
     """
     step = Step()
     try:
+        if setup.cgroup is not None:
+            # Before any namespace (a user namespace could no longer write the host's cgroup files);
+            # the init forked below is born in these cgroups.  The parent adds the unified one.
+            step.name = "join the cgroup"
+            setup.cgroup.join_self()
         preload(setup)
         from pallet.runtime import namespaces
 
@@ -512,6 +517,9 @@ def exec_child(setup: Setup, chan: Channel, sys: System) -> None:
     """A process joining a running container (pallet-runtime exec).  Never returns."""
     step = Step()
     try:
+        if setup.cgroup is not None:
+            step.name = "join the container's cgroup"
+            setup.cgroup.join_self()
         preload(setup)
         prctl.set_dumpable(False)
         step.name = "join the container's namespaces"

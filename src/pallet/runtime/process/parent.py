@@ -136,10 +136,10 @@ def _drive(setup: Setup, chan: Channel, started: Started, ipid: int, hooks_state
     who = "the container's init"
     log.step(f"forked {ipid}")
     if setup.cgroup is not None:
-        # At once, while the intermediate makes the namespaces: on a v1 hierarchy the kernel makes
-        # the first move into a cgroup wait for an RCU grace period; the init's own move, moments
-        # later, then does not wait again.
-        setup.cgroup.add(ipid)
+        # The intermediate joins its v1 cgroups itself (join_self: no global lock); the unified
+        # one takes a write here, at once, while the intermediate makes the namespaces: that
+        # write waits for an RCU grace period (the kernel's global threadgroup lock).
+        setup.cgroup.add(ipid, v1=False)
         log.step("intermediate placed in the cgroup")
     if setup.is_exec:
         # exec: the child is in the cgroup before it forks the process
@@ -170,12 +170,12 @@ def _drive(setup: Setup, chan: Channel, started: Started, ipid: int, hooks_state
             if status != 0 and not started.pid:
                 raise RuntimeFailure("the intermediate process failed", step="fork")
             if not setup.is_exec:
-                # The init builds the root filesystem meanwhile (the first write to a v1
-                # cgroup.procs waits for an RCU grace period: milliseconds); it waits for "go" only
-                # before its cgroup namespace, its cgroup mounts and anything it runs.
+                # The init builds the root filesystem meanwhile; it waits for "go" only before its
+                # cgroup namespace, its cgroup mounts and anything it runs.  It was born in the v1
+                # cgroups; the unified one is written again in case it was forked first.
                 try:
                     if setup.cgroup is not None:
-                        setup.cgroup.add(started.pid)
+                        setup.cgroup.add(started.pid, v1=False)
                         log.step("init placed in the cgroup")
                         setup.cgroup.set(setup.resources)
                         log.step("resources set")
