@@ -1,6 +1,7 @@
 """Images and storage, side by side with docker and podman: issue 5's speed goals, in one run.
 
     .venv/bin/python bench/images.py [--runs 3] [--containers 20] [--no-docker] [--no-podman] [--variants]
+                                     [--baseline-src DIR] [--only pull,load,create,disk]
 
 The image: a Debian bookworm minbase root filesystem (~160 MB) built with mmdebstrap from the host's
 own apt sources (Debian's package registry) and cached, with its gzip form, under
@@ -192,6 +193,8 @@ def peers(work: Path, args: argparse.Namespace, registry_host: str) -> Iterator[
     tools = [pallet_tool(work)]
     if args.variants:  # the same pallet with the host's gzip turned off, to see what it gives
         tools.append(pallet_tool(work, "pallet/zlib", {"PALLET_HOST_GZIP": "0"}))
+    if args.baseline_src:  # another version of pallet (e.g. `git archive HEAD~3 src | tar -x -C DIR`)
+        tools.append(pallet_tool(work, "pallet/before", {"PYTHONPATH": os.path.join(args.baseline_src, "src")}))
     with contextlib.ExitStack() as stack:
         if not args.no_docker:
             try:
@@ -290,6 +293,8 @@ def main() -> int:
     ap.add_argument("--no-podman", action="store_true")
     ap.add_argument("--variants", action="store_true",
                     help="also pallet decompressing gzip in-process (PALLET_HOST_GZIP=0)")
+    ap.add_argument("--baseline-src", metavar="DIR",
+                    help="also pallet from DIR/src (an earlier version), side by side: before/after")
     ap.add_argument("--only", default="pull,load,create,disk", help="comma-separated parts to run")
     args = ap.parse_args()
     parts = set(args.only.split(","))

@@ -78,3 +78,39 @@ def test_vfs_copies_parent(tmp_path: Path) -> None:
 def test_mount_dict_roundtrip() -> None:
     m = Mount("overlay", "overlay", ["lowerdir=/a"], "")
     assert Mount.from_dict(m.to_dict()) == m
+
+
+def _flags(path: Path) -> int | None:
+    import fcntl
+    import struct
+
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        buf = bytearray(8)
+        fcntl.ioctl(fd, 0x80086601, buf, True)  # FS_IOC_GETFLAGS
+        return int(struct.unpack_from("i", buf)[0])
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+
+
+def test_mark_top_dir(tmp_path: Path) -> None:
+    """The snapshots' parent marked as ext4's top of unrelated trees (chattr +T), where the filesystem has it."""
+    from pallet.image.snapshot.base import mark_top_dir
+
+    d = tmp_path / "snaps"
+    d.mkdir()
+    before = _flags(d)
+    if before is None:
+        pytest.skip("the filesystem of tmp_path has no inode flags")
+    assert not before & 0x20000
+    if not mark_top_dir(str(d)):
+        assert _flags(d) == before  # refused (not ext4): nothing changed
+        pytest.skip("the filesystem of tmp_path has no top-directory flag")
+    assert _flags(d) == before | 0x20000  # FS_TOPDIR_FL added, the other flags kept
+    assert mark_top_dir(str(d))  # already set: still true, unchanged
+    assert _flags(d) == before | 0x20000
+    assert not mark_top_dir(str(tmp_path / "missing"))
+    (tmp_path / "file").write_bytes(b"")
+    assert not mark_top_dir(str(tmp_path / "file"))

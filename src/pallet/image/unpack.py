@@ -12,6 +12,7 @@ import os
 
 from pallet.errors import ConflictError
 from pallet.image.layers import DEFAULT_SIZE_LIMIT, apply_layer
+from pallet.image.snapshot.base import mark_top_dir
 from pallet.image.store import chain_ids
 
 TYPE_CHECKING = False
@@ -24,9 +25,13 @@ def unpack(images: ImageStore, snapshotter: Snapshotter, image: Image,
            *, size_limit: int = DEFAULT_SIZE_LIMIT) -> str | None:
     """Make sure every layer of ``image`` is a committed snapshot; returns the top chain id."""
     chain = chain_ids(image.diff_ids)
+    marked = False
     for i, layer in enumerate(image.layers):
         if snapshotter.exists(chain[i]):
             continue
+        if not marked:  # each layer's directory in a block group of its own (see mark_top_dir)
+            mark_top_dir(snapshotter.root)
+            marked = True
         parent = chain[i - 1] if i else None
         key = f"extract-{os.urandom(6).hex()}-{chain[i]}"
         snapshotter.prepare(key, parent, labels={"layer.digest": layer["digest"]})

@@ -283,6 +283,43 @@ def _check_key(key: str) -> None:
         raise ConfigError(f"snapshot key {key!r} is empty or not a string")
 
 
+_FS_IOC_GETFLAGS = 0x80086601  # _IOR('f', 1, long): the flags themselves are an int
+_FS_IOC_SETFLAGS = 0x40086602
+_FS_TOPDIR_FL = 0x00020000  # chattr +T
+
+
+def mark_top_dir(path: str) -> bool:
+    """Mark ``path`` as the top of unrelated directory trees (ext4's ``chattr +T``); False if not possible.
+
+    ext4 then places each new directory made in ``path`` (a snapshot) in a block group of its own
+    choosing, with free inodes, rather than next to ``path``.  That matters most on ext4 without a
+    journal: there, creating a file skips every inode of its group freed in the last minute
+    (``recently_deleted`` in the kernel, one inode-table lookup each), so a layer unpacked next to a
+    tree that was just deleted pays ~0.4 ms per file instead of ~0.05 ms (measured: 7-8 s instead of
+    0.9 s for the Debian layer after removing a copy of it).  Other filesystems refuse or ignore it.
+    """
+    import fcntl
+    import struct
+
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError:
+        return False
+    try:
+        buf = bytearray(8)
+        fcntl.ioctl(fd, _FS_IOC_GETFLAGS, buf, True)
+        flags = struct.unpack_from("i", buf)[0]
+        if flags & _FS_TOPDIR_FL:
+            return True
+        struct.pack_into("i", buf, 0, flags | _FS_TOPDIR_FL)
+        fcntl.ioctl(fd, _FS_IOC_SETFLAGS, buf, True)
+        return True
+    except OSError:  # ENOTTY, EOPNOTSUPP, EPERM: a filesystem without the flag; nothing to gain there
+        return False
+    finally:
+        os.close(fd)
+
+
 def disk_usage(path: str) -> tuple[int, int]:
     """(bytes allocated, inodes) under ``path``, counting each hard-linked inode once, not following links."""
     seen: set[tuple[int, int]] = set()
