@@ -180,7 +180,7 @@ def create(
         os.mkfifo(fifo, 0o622)
         os.chmod(fifo, 0o622)  # not narrowed by the umask: the container's user opens it to wait
         setup.fifo_fd = os.open(fifo, os.O_PATH | os.O_CLOEXEC)
-        manager.create()
+        manager.create(v1_later=True)  # the v1 directories: see process.parent
         made_cgroup = True
         log.step("cgroup created")
         hooks_state = {"ociVersion": "1.2.0", "id": cid, "bundle": bundle,

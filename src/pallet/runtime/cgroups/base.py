@@ -243,8 +243,13 @@ class CgroupManager:
         """Controllers this manager can use on the host (for check())."""
         raise NotImplementedError
 
-    def create(self) -> None:
+    def create(self, *, v1_later: bool = False) -> None:
+        """Make the cgroup's directories.  With ``v1_later`` the v1 ones wait for create_v1(): the
+        runtime makes them while its write to the unified cgroup waits for the kernel."""
         raise NotImplementedError
+
+    def create_v1(self) -> None:
+        """Make the v1 directories that create(v1_later=True) held back (nothing on v2)."""
 
     def add(self, pid: int, *, v1: bool = True) -> None:
         """Place ``pid`` in the cgroup: every hierarchy, or (``v1=False``) only the unified one,

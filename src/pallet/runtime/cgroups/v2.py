@@ -129,7 +129,7 @@ class V2Manager(CgroupManager):
         return nearest_text(self.root, self.path, names)
 
     # --- lifecycle -------------------------------------------------------------------------------
-    def create(self) -> None:
+    def create(self, *, v1_later: bool = False) -> None:
         existed = os.path.isdir(self.dir)
         if existed:
             refuse_busy(self.dir, read_or(os.path.join(self.dir, "cgroup.freeze")).strip() == "1")
