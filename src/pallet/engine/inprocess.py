@@ -15,7 +15,6 @@ puts its own back before it returns (or raises).
 from __future__ import annotations
 
 import os
-import signal
 
 from pallet.errors import NotFoundError, PalletError, RuntimeFailure
 
@@ -196,7 +195,7 @@ class InProcessRuntime:
     def _exec_tty(self, cid: str, process: dict[str, object], interactive: bool) -> int:
         """A foreground exec with a terminal: its pty master comes to us; we copy and reap."""
         from pallet._linux.prctl import set_child_subreaper
-        from pallet.engine.attach import console_listener, pump, receive_console
+        from pallet.engine.attach import console_listener, forward_signals, pump, receive_console
         from pallet.runtime.execproc import ExecOptions, exec_process
 
         set_child_subreaper(True)
@@ -224,14 +223,7 @@ class InProcessRuntime:
 
             restore = _raw(0)
 
-        def forward(signum: int, _frame: object) -> None:
-            try:
-                os.kill(pid, signum)
-            except ProcessLookupError:
-                pass
-
-        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-            signal.signal(sig, forward)
+        forward_signals(pid)
         try:
             pump({master: ("stdout", 1)}, None, stdin_to=master if interactive else -1)
         finally:

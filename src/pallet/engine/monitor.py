@@ -272,10 +272,8 @@ class Supervisor:
         if writer is not None:
             writer.close()  # type: ignore[attr-defined]
         try:
-            decision = self.engine.on_exit(cid, status)
-            if decision == "remove":
-                self.engine.remove(cid)
-            elif decision == "restart":
+            decision = self.engine.on_exit(cid, status)  # "removed": an auto-removed container is gone
+            if decision == "restart":
                 count = int(self.engine.store.read(cid).get("RestartCount", 1))
                 self.pending[cid] = time.monotonic() + min(RESTART_DELAY * 2 ** (count - 1), 10.0)
         except Exception as exc:  # a removed container, a failing runtime: log and go on

@@ -70,10 +70,12 @@ def endpoint_config(aliases: Sequence[str] = (), ip: str = "", mac: str = "") ->
 
 def _bindings(record_hc: Record, exposed: Sequence[str]) -> list[dict[str, Any]]:
     """HostConfig.PortBindings (plus every exposed port with -P) -> pallet.network bindings."""
-    from pallet.network.ports import parse_publish
-
     out: list[dict[str, Any]] = []
     pb = record_hc.get("PortBindings") or {}
+    if not pb and not record_hc.get("PublishAllPorts"):
+        return out  # nothing published: no ports module to load
+    from pallet.network.ports import parse_publish
+
     for key, entries in pb.items():
         port, _, proto = str(key).partition("/")
         for entry in entries or [{}]:
@@ -143,10 +145,10 @@ def check_create(engine: Engine, cfg: Record, hc: Record, endpoints: Record | No
             raise ConfigError(f"invalid --add-host {spec!r}: host-gateway needs a network with a gateway, "
                               f"not --network {mode}")
         etcfiles.parse_add_host(spec, "127.0.0.1")
-    from pallet.network.addr import check_mac, ip_to_int
-
     for server in hc.get("Dns") or []:
         if ":" not in server:
+            from pallet.network.addr import ip_to_int
+
             ip_to_int(server, f"--dns {server!r}")
     if kind == "host":
         if not cfg.get("Hostname"):
@@ -165,12 +167,14 @@ def check_create(engine: Engine, cfg: Record, hc: Record, endpoints: Record | No
         raise ConfigError(f"invalid --network-alias {','.join(aliases)}: aliases are supported on user-defined "
                           f"networks only, not on the default network {arg!r}")
     if mac:
+        from pallet.network.addr import check_mac
+
         mac = check_mac(mac)
     if not default:
         net = store.inspect(arg)  # NotFoundError: network <arg> not found
         arg = str(net["Name"])
         if ip:
-            from pallet.network.addr import contains, parse_cidr
+            from pallet.network.addr import contains, ip_to_int, parse_cidr
 
             subnet = parse_cidr(net["IPAM"]["Config"][0]["Subnet"])
             if not contains(subnet, ip_to_int(ip, "--ip")):

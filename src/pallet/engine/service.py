@@ -13,7 +13,6 @@ for a container whose shim died).
 from __future__ import annotations
 
 import os
-import signal
 import time
 
 from pallet.engine.store import ZERO_TIME, ContainerStore, now_iso
@@ -29,6 +28,8 @@ if TYPE_CHECKING:
     Record = dict[str, Any]
 
 DEFAULT_CGROUP_PARENT = "pallet"
+# Signal numbers without the signal module (it imports enum: milliseconds on every command).
+SIGKILL = 9
 
 
 def new_state() -> dict[str, Any]:
@@ -45,6 +46,8 @@ def exit_status(status: int) -> int:
 
 def parse_signal(value: str | int, source: str = "--signal") -> int:
     """SIGKILL, KILL, 9 -> 9; ConfigError naming the value otherwise."""
+    import signal
+
     from pallet.errors import ConfigError
 
     text = str(value).strip().upper()
@@ -163,7 +166,8 @@ class Engine:
         return pid
 
     def on_exit(self, cid: str, status: int) -> str | None:
-        """Record the exit of container ``cid``; returns "restart", "remove" or None (what to do next)."""
+        """Record the exit of container ``cid``; returns "restart" (the caller restarts it), "removed"
+        (an auto-removed container: removed here, under the same lock) or None."""
         try:
             lock = self.store.lock(cid)
             lock.__enter__()
@@ -184,8 +188,13 @@ class Engine:
                 self.event(record, "oom")
             self.event(record, "die", exitCode=str(code))
             self.store.write(record, durable=not record["HostConfig"].get("AutoRemove"))
+            if decision == "remove":
+                self._remove_locked(record)
+                decision = "removed"
         finally:
             lock.__exit__()
+        if decision == "removed":
+            self._removed(record)
         return decision
 
     def _next_step(self, record: Record, code: int) -> str | None:
@@ -217,7 +226,7 @@ class Engine:
         return oom
 
     # -- operations ----------------------------------------------------------------------------
-    def kill(self, ref: str, sig: int = signal.SIGKILL) -> Record:
+    def kill(self, ref: str, sig: int = SIGKILL) -> Record:
         record = self.get(ref)
         if not record["State"]["Running"]:
             raise ConflictError(f"Cannot kill container: {ref}: Container {record['Id']} is not running")
@@ -256,10 +265,10 @@ class Engine:
         self.event(record, "kill", signal=str(sig))
         if not self._wait_pid_gone(record, timeout):
             try:
-                os.kill(pid, signal.SIGKILL)
+                os.kill(pid, SIGKILL)
             except ProcessLookupError:
                 pass
-            self.event(record, "kill", signal=str(int(signal.SIGKILL)))
+            self.event(record, "kill", signal=str(SIGKILL))
             self._wait_pid_gone(record, 10)
         record = self.wait_exit(cid, 10)
         self.event(record, "stop")  # docker's order: kill, (kill,) die, stop
@@ -318,8 +327,6 @@ class Engine:
 
     def remove(self, ref: str, force: bool = False, volumes: bool = False) -> str:
         """docker rm: refuses a running container unless ``force`` (then kills it first)."""
-        from pallet.engine import bundle, images
-
         record = self.get(ref)
         cid = record["Id"]
         if record["State"]["Running"]:
@@ -334,7 +341,7 @@ class Engine:
             try:
                 if record["State"]["Paused"]:
                     self.unpause(cid)
-                os.kill(int(record["State"]["Pid"]), signal.SIGKILL)
+                os.kill(int(record["State"]["Pid"]), SIGKILL)
             except (ProcessLookupError, PalletError):
                 pass
             record = self.wait_exit(cid, 10)
@@ -343,15 +350,26 @@ class Engine:
             if record["State"]["Running"]:
                 raise ConflictError(f"container {cid} is still running: could not remove it")
             self._cleanup_after_exit(record)
-            images.remove_rootfs(self.root, cid)
-            bundle.remove_volumes(self, record, anonymous_only=True, enabled=volumes)
-            self.store.release_name(record["Name"].lstrip("/"), cid)
-            self.store.remove_dir(cid)
+            self._remove_locked(record, volumes=volumes)
+        self._removed(record)
+        return str(cid)
+
+    def _remove_locked(self, record: Record, *, volumes: bool = False) -> None:
+        """Remove a stopped container whose runtime state and mounts are gone; its lock is held."""
+        from pallet.engine import bundle, images
+
+        cid = record["Id"]
+        images.remove_rootfs(self.root, cid)
+        bundle.remove_volumes(self, record, anonymous_only=True, enabled=volumes)
+        self.store.release_name(record["Name"].lstrip("/"), cid)
+        self.store.remove_dir(cid)
+
+    def _removed(self, record: Record) -> None:
+        """After the removal, once the lock is released: the run directory and the destroy event."""
         from pallet.fstree import remove_tree
 
-        remove_tree(self.rundir(cid), ignore_errors=True)
+        remove_tree(self.rundir(record["Id"]), ignore_errors=True)
         self.event(record, "destroy")
-        return str(cid)
 
     def rename(self, ref: str, new_name: str) -> None:
         from pallet.engine.store import check_name

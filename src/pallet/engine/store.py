@@ -218,6 +218,8 @@ class ContainerStore:
             except OSError:
                 pass
         if all(c in "0123456789abcdef" for c in ref):
+            if len(ref) == 64 and os.path.exists(self.path(ref, "config.json")):
+                return ref  # a full id: no need to list every container
             matches = [i for i in self.ids() if i.startswith(ref)]
             if len(matches) == 1:
                 return matches[0]
