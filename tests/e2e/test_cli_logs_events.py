@@ -58,9 +58,9 @@ def test_logs_follow_tail_timestamps_since_until(pallet: Pallet) -> None:
     assert pallet.out("logs", "--since", "1h", "talk").count("line") == 6
     assert pallet("logs", "--since", "0s", "talk").stdout == ""
     proc = pallet("logs", "--since", "yesterday", "talk", check=False)
-    assert proc.returncode == 125 and "--since" in proc.stderr and "yesterday" in proc.stderr
+    assert proc.returncode == 1 and "--since" in proc.stderr and "yesterday" in proc.stderr  # docker: 1 for an error outside run (125: flags, run)
     proc = pallet("logs", "--tail", "many", "talk", check=False)
-    assert proc.returncode == 125 and "many" in proc.stderr
+    assert proc.returncode == 1 and "many" in proc.stderr
     proc = pallet("logs", "nosuch", check=False)
     assert proc.returncode != 0 and "No such container: nosuch" in proc.stderr
 
@@ -153,7 +153,7 @@ def test_events_of_a_lifecycle(pallet: Pallet) -> None:
         "events", "--since", stamp, "--until", "0s", "--format", "{{json .}}", "-f", f"container={cid}").splitlines())
         + "]")][:2] == ["pause", "unpause"]
     proc = pallet("events", "--filter", "colour=red", "--until", "0s", check=False)
-    assert proc.returncode == 125 and "colour=red" in proc.stderr
+    assert proc.returncode == 1 and "colour=red" in proc.stderr  # docker: 1 for an error outside run (125: flags, run)
 
 
 def test_events_stream_live(pallet: Pallet) -> None:
@@ -189,7 +189,7 @@ def test_info_and_version(pallet: Pallet) -> None:
     assert out == f'1 1 1 1 overlay2 {version} ["name=seccomp,profile=builtin"] {pallet.root}'
     pallet("unpause", "bb")
     proc = pallet("info", "--format", "{{.Nope", check=False)
-    assert proc.returncode == 125 and "template" in proc.stderr
+    assert proc.returncode == 1 and "template" in proc.stderr  # docker: 1 for an error outside run (125: flags, run)
     text = pallet.out("version")
     assert text.startswith("Client:\n Version:") and "\nServer:\n" in text
     assert f" KernelVersion:  {os.uname().release}" in text

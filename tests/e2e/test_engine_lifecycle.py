@@ -99,7 +99,7 @@ def test_parallel_names_exactly_one_wins(pallet: Pallet) -> None:
     assert len(winners) == 1
     for p in procs:
         if p.returncode != 0:
-            assert p.returncode == 125
+            assert p.returncode == 1  # docker create: a daemon error exits 1
             assert 'Conflict. The container name "/same" is already in use by container' in p.stderr
     assert len(pallet.out("ps", "-aq").split()) == 1
 

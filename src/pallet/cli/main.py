@@ -142,11 +142,34 @@ LOG_LEVELS = ("debug", "info", "warn", "error", "fatal")
 
 
 class UsageError(Exception):
-    """A command line that does not parse (exit 125, as docker's flag errors)."""
+    """A command line that does not parse: exit 125 for a flag (unknown, missing its value, a value
+    of the wrong form), as docker's flag errors; ``exit_code=1`` for a wrong number of arguments or
+    an unknown command, which docker reports as plain errors.  ``hint=False``: printed as one
+    ``Error:`` line, without the pointer to the command's help (a flag's value found wrong by the
+    command itself, e.g. ``--memory lots``)."""
 
-    def __init__(self, message: str, command: str = "") -> None:
+    def __init__(self, message: str, command: str = "", *, exit_code: int = 125, hint: bool = True) -> None:
         self.command = command
+        self.exit_code = exit_code
+        self.hint = hint
         super().__init__(message)
+
+
+# The commands whose failures exit 125 (126/127 for the container's command), as docker's `run`
+# does; every other command exits 1 on an error (docker's CLI turns any error that is not a
+# status error into 1: "No such container", a conflict, a failed pull...).
+RUN_COMMANDS = ("run", "container run")
+
+
+def argparse_usage_error(message: str, command: str) -> UsageError:
+    """argparse's complaint as a UsageError: missing or extra arguments exit 1, flag errors 125."""
+    exit_code = 125
+    if message.startswith("the following arguments are required"):
+        exit_code = 1
+    elif message.startswith("unrecognized arguments:"):
+        if not any(word.startswith("-") for word in message.partition(":")[2].split()):
+            exit_code = 1
+    return UsageError(message, command, exit_code=exit_code)
 
 
 class Context:
@@ -182,24 +205,30 @@ class Context:
             print(f"WARNING: {message}", file=sys.stderr)
 
 
-def exit_code_for(exc: BaseException) -> tuple[int, str]:
-    """The exit code and the message printed for an exception: the one ladder of the CLI."""
+def exit_code_for(exc: BaseException, command: str = "") -> tuple[int, str]:
+    """The exit code and the message printed for an exception raised by ``command``: the one
+    ladder of the CLI.  As docker's: flag errors 125 for every command; the other errors of
+    ``run`` 125 (126/127 when the container's command cannot be run); those of every other
+    command 1, unless the error carries its own code (126/127 of exec)."""
     from pallet.errors import PalletError
 
     if isinstance(exc, UsageError):
+        if not exc.hint:
+            return exc.exit_code, f"Error: {exc}"
         hint = f"\nSee 'pallet {exc.command} --help'." if exc.command else "\nSee 'pallet --help'."
-        return 125, f"pallet: {exc}{hint}"
-    if isinstance(exc, PalletError):
-        return exc.exit_code, f"Error: {exc}"
+        return exc.exit_code, f"pallet: {exc}{hint}"
     if isinstance(exc, KeyboardInterrupt):
         return 130, ""
     if isinstance(exc, BrokenPipeError):
         return 0, ""
+    failed = 125 if command in RUN_COMMANDS else 1
+    if isinstance(exc, PalletError):
+        return (failed if exc.exit_code == 125 else exc.exit_code), f"Error: {exc}"
     if isinstance(exc, PermissionError):
-        return 125, f"Error: permission denied: {exc} (pallet needs root)"
+        return failed, f"Error: permission denied: {exc} (pallet needs root)"
     if isinstance(exc, OSError):
-        return 125, f"Error: {exc}"
-    return 125, f"Error: internal error: {type(exc).__name__}: {exc}"
+        return failed, f"Error: {exc}"
+    return failed, f"Error: internal error: {type(exc).__name__}: {exc}"
 
 
 def _parse_globals(argv: list[str]) -> tuple[dict[str, str], list[str]]:
@@ -228,7 +257,7 @@ def _parse_globals(argv: list[str]) -> tuple[dict[str, str], list[str]]:
         i += 1
     level = opts.get("log_level", "warn")
     if level not in LOG_LEVELS:
-        raise UsageError(f'invalid --log-level "{level}" (allowed: {", ".join(LOG_LEVELS)})')
+        raise UsageError(f'invalid --log-level "{level}" (allowed: {", ".join(LOG_LEVELS)})', exit_code=1)
     return opts, argv[i:]
 
 
@@ -293,7 +322,7 @@ def build_parser(name: str, module: object) -> argparse.ArgumentParser:
 
     class _Parser(argparse.ArgumentParser):
         def error(self, message: str) -> None:  # type: ignore[override]
-            raise UsageError(message, name)
+            raise argparse_usage_error(message, name)
 
     def formatter(prog: str) -> argparse.HelpFormatter:
         # argparse makes a formatter for every add_argument; without a width it imports shutil
@@ -327,7 +356,8 @@ def fast_parse(module: object, argv: Sequence[str]) -> object | None:
     return parser.parse(argv)
 
 
-def dispatch(argv: Sequence[str]) -> int:
+def dispatch(argv: Sequence[str], chosen: list[str] | None = None) -> int:
+    """Run the command line; the command's name is appended to ``chosen`` once it is known."""
     opts, rest = _parse_globals(list(argv))
     if "version" in opts:
         from pallet import __version__
@@ -343,9 +373,11 @@ def dispatch(argv: Sequence[str]) -> int:
             if len(rest) == 1 or rest[1] in ("-h", "--help"):
                 sys.stdout.write(main_help(rest[0]))
                 return 0
-            raise UsageError(f"'{rest[0]} {rest[1]}' is not a pallet command", rest[0])
-        raise UsageError(f"'{rest[0]}' is not a pallet command")
+            raise UsageError(f"'{rest[0]} {rest[1]}' is not a pallet command", rest[0], exit_code=1)
+        raise UsageError(f"'{rest[0]}' is not a pallet command", exit_code=1)
     name, cmd_args = found
+    if chosen is not None:
+        chosen.append(name)
     __import__(COMMANDS[name][0])
     module = sys.modules[COMMANDS[name][0]]
     args = fast_parse(module, cmd_args)
@@ -382,14 +414,15 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _main(argv: Sequence[str]) -> int:
+    chosen: list[str] = []
     try:
-        code = dispatch(argv)
+        code = dispatch(argv, chosen)
         sys.stdout.flush()
         return code
     except SystemExit as exc:  # argparse's --help
         return exc.code if isinstance(exc.code, int) else 0
     except BaseException as exc:
-        code, message = exit_code_for(exc)
+        code, message = exit_code_for(exc, chosen[0] if chosen else "")
         if message:
             print(message, file=sys.stderr)
         if isinstance(exc, BrokenPipeError):

@@ -18,11 +18,17 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("command", nargs="...", metavar="COMMAND [ARG...]")
 
 
-def create(args: argparse.Namespace, ctx: Context) -> str:
+def create(args: argparse.Namespace, ctx: Context, command: str = "create") -> str:
     from pallet.cli.commands._runopts import build
     from pallet.engine.create import create_container
+    from pallet.errors import ConfigError
 
-    config, hostconfig = build(args)
+    try:
+        config, hostconfig = build(args)
+    except ConfigError as exc:  # a flag's value (docker's CLI checks these itself: exit 125, also for create)
+        from pallet.cli.main import UsageError
+
+        raise UsageError(str(exc), command, hint=False) from None
     warnings: list[str] = []
     record = create_container(ctx.engine(), config, hostconfig, args.name, warnings)
     for warning in warnings:

@@ -17,11 +17,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace, ctx: Context) -> int:
     from pallet.cli.commands.create import create
-    from pallet.cli.commands.start import start_detached
 
     engine = ctx.engine()
-    cid = create(args, ctx)
+    cid = create(args, ctx, "run")
     if args.detach:
+        from pallet.cli.commands.start import start_detached
+
         try:
             start_detached(ctx, cid)
         except BaseException:

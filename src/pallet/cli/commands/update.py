@@ -27,7 +27,12 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     from pallet.errors import ConfigError
 
     engine = ctx.engine()
-    changes = resource_fields(args)
+    try:
+        changes = resource_fields(args)
+    except ConfigError as exc:  # a flag's value: exit 125, as docker's flag errors
+        from pallet.cli.main import UsageError
+
+        raise UsageError(str(exc), "update", hint=False) from None
     if not changes:
         raise ConfigError("you must provide one or more flags when using this command")
 
