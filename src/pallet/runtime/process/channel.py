@@ -70,7 +70,13 @@ class Channel:
 
     def recv(self) -> tuple[dict[str, object], list[int]]:
         """The next message and its fds; an empty dict when the other end closed."""
-        data, anc, _flags, _addr = self.sock.recvmsg(_MAX, _socket.CMSG_SPACE(4 * 8))
+        try:
+            data, anc, _flags, _addr = self.sock.recvmsg(_MAX, _socket.CMSG_SPACE(4 * 8))
+        except ConnectionResetError:
+            # A child that exits with a message of ours unread (a "go" sent as it failed) makes
+            # the kernel report ECONNRESET once, ahead of what the children sent before they
+            # went (their error): read on.
+            data, anc, _flags, _addr = self.sock.recvmsg(_MAX, _socket.CMSG_SPACE(4 * 8))
         fds: list[int] = []
         for level, kind, payload in anc:
             if level == _socket.SOL_SOCKET and kind == _socket.SCM_RIGHTS:
