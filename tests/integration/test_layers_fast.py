@@ -218,3 +218,21 @@ def test_host_gzip_faults(fault: str, tmp_path: Path) -> None:
         match = "exceeds the (layer size )?limit"
     with pytest.raises(LayerError, match=match):
         apply_layer(io.BytesIO(blob), str(tmp_path), size_limit=8 << 20)
+
+
+@pytest.mark.parametrize("compressed", [False, True])
+def test_reader_thread_stopped_on_early_error(compressed: bool, tmp_path: Path) -> None:
+    """A bad entry early in a big layer: the reader thread (ahead of the parser, its queue full) and a
+    child decompressor are stopped and reaped; nothing keeps reading the stream afterwards."""
+    import threading
+
+    t = LayerTar().file("ok", b"fine").symlink("up", "..").file("up/evil", b"no")
+    t.file("after", random.Random(5).randbytes(40 << 20))
+    raw = t.bytes()
+    blob = gzip.compress(raw, compresslevel=1) if compressed else raw
+    stream = io.BytesIO(blob)
+    with pytest.raises(LayerError, match="leads outside"):
+        apply_layer(stream, str(tmp_path))
+    assert not any(th.name == "layer-read" for th in threading.enumerate())
+    assert stream.tell() < len(blob)  # stopped early: not read to the end
+    assert not (tmp_path / "after").exists()

@@ -19,7 +19,7 @@ import json
 import os
 
 from pallet.errors import ConfigError, NotFoundError, PalletError
-from pallet.image.content import parse_digest, sha256_digest
+from pallet.image.content import DigestMismatch, parse_digest, sha256_digest
 from pallet.image.store import (
     INDEX_TYPES,
     MANIFEST_TYPES,
@@ -37,6 +37,8 @@ if TYPE_CHECKING:
     import tarfile
     from typing import Any, BinaryIO
 
+    from pallet.image.content import BlobWriter
+    from pallet.image.snapshot.base import Snapshotter
     from pallet.image.store import Image, ImageStore
 
 
@@ -149,8 +151,14 @@ def _open_source(path: str) -> _Source:
 # -- load -------------------------------------------------------------------------------------------
 
 
-def load(images: ImageStore, path: str, *, stdin: BinaryIO | None = None) -> list[Image]:
-    """Load every image of the archive at ``path`` (a tar or a directory; ``-`` with ``stdin``)."""
+def load(images: ImageStore, path: str, *, stdin: BinaryIO | None = None,
+         snapshotter: Snapshotter | None = None) -> list[Image]:
+    """Load every image of the archive at ``path`` (a tar or a directory; ``-`` with ``stdin``).
+
+    With ``snapshotter``, a layer whose snapshot is missing is unpacked while it is stored (one
+    read of the archive, and one hash for both when the layer is not compressed); ``unpack`` has
+    nothing left to do afterwards.
+    """
     if path == "-" and stdin is not None:
         import tempfile
 
@@ -161,21 +169,21 @@ def load(images: ImageStore, path: str, *, stdin: BinaryIO | None = None) -> lis
             tmp.seek(0)
             src: _Source = _TarSource("(stdin)", tmp)
             try:
-                return _load(images, src)
+                return _load(images, src, snapshotter)
             finally:
                 src.close()
     src = _open_source(path)
     try:
-        return _load(images, src)
+        return _load(images, src, snapshotter)
     finally:
         src.close()
 
 
-def _load(images: ImageStore, src: _Source) -> list[Image]:
+def _load(images: ImageStore, src: _Source, snapshotter: Snapshotter | None) -> list[Image]:
     if src.has("manifest.json"):
-        return _load_docker(images, src)
+        return _load_docker(images, src, snapshotter)
     if src.has("index.json"):
-        return _load_oci(images, src)
+        return _load_oci(images, src, snapshotter)
     raise ArchiveError(f"archive {src.where} has neither manifest.json (docker-archive) "
                        f"nor index.json (OCI layout)")
 
@@ -223,6 +231,80 @@ def _ingest_blob(images: ImageStore, src: _Source, name: str, digest: str | None
         raise ArchiveError(f"archive {src.where}: {name}: {e}") from None
 
 
+class _Tee:
+    """A stream that hands what is read from it to a blob writer as well: a layer stored and applied
+    in one pass.  Read by one thread at a time (the layer reader's, or the gzip feeder's)."""
+
+    def __init__(self, inner: BinaryIO, writer: BlobWriter) -> None:
+        self.inner = inner
+        self.writer = writer
+
+    def read(self, n: int = -1) -> bytes:
+        data = self.inner.read(n)
+        if data:
+            self.writer.write(data)
+        return data
+
+    def readable(self) -> bool:
+        return True
+
+    def close(self) -> None:
+        pass
+
+    def finish(self) -> None:
+        """Store the rest (what follows the layer's tar, if anything) and put the blob in place."""
+        while self.read(1 << 20):
+            pass
+        self.writer.commit()
+
+
+def _ingest_layer(images: ImageStore, src: _Source, name: str, digest: str | None, size: int | None,
+                  diff_ids: list[str] | None, i: int, snapshotter: Snapshotter | None) -> tuple[str, int]:
+    """Layer ``i``'s blob into the content store; applied at the same time when its snapshot is
+    missing (and its parent's is there).  A layer whose digest the archive does not say (legacy
+    ``<id>/layer.tar``) is applied so only when it is not compressed: its digest is its diffID."""
+    from pallet.image.compression import Prefixed
+    from pallet.image.layers import compression_of
+    from pallet.image.store import chain_ids
+    from pallet.image.unpack import unpack_layer
+
+    content = images.content
+    if snapshotter is None or diff_ids is None or i >= len(diff_ids):
+        return _ingest_blob(images, src, name, digest, size)
+    chain = chain_ids(diff_ids)
+    if snapshotter.exists(chain[i]) or (i and not snapshotter.exists(chain[i - 1])) \
+            or (digest is not None and content.has(digest)):
+        return _ingest_blob(images, src, name, digest, size)  # unpack applies it from the store if needed
+    try:
+        with src.open(name) as f:
+            head = f.read(6)
+            if digest is None:
+                if compression_of(head) != "none":
+                    return _ingest_blob(images, src, name, digest, size)
+                digest = diff_ids[i]
+            writer = content.writer(digest, size)
+            if writer is None:  # stored meanwhile by another process
+                return _ingest_blob(images, src, name, digest, size)
+            with writer:
+                tee = _Tee(Prefixed(head, f), writer)  # type: ignore[arg-type]
+                unpack_layer(snapshotter, chain, i, tee, digest, diff_ids[i], check=tee.finish)  # type: ignore[arg-type]
+        return digest, content.size(digest)
+    except (OSError, EOFError) as e:
+        raise ArchiveError(f"archive {src.where}: reading {name} failed: {e}") from None
+    except DigestMismatch as e:
+        raise ArchiveError(f"archive {src.where}: {name}: {e}") from None
+
+
+def _config_diff_ids(config_bytes: bytes) -> list[str] | None:
+    try:
+        diff_ids = json.loads(config_bytes)["rootfs"]["diff_ids"]
+    except (ValueError, KeyError, TypeError):
+        return None
+    if not isinstance(diff_ids, list) or not all(isinstance(d, str) and d.startswith("sha256:") for d in diff_ids):
+        return None
+    return diff_ids
+
+
 def _layer_media_type(images: ImageStore, digest: str) -> str:
     from pallet.image.layers import compression_of
 
@@ -238,7 +320,7 @@ def _blob_name_digest(name: str) -> str | None:
     return None
 
 
-def _load_docker(images: ImageStore, src: _Source) -> list[Image]:
+def _load_docker(images: ImageStore, src: _Source, snapshotter: Snapshotter | None) -> list[Image]:
     doc = _json(src, "manifest.json")
     if not isinstance(doc, list) or not doc:
         raise ArchiveError(f"archive {src.where}: manifest.json is not a non-empty list of images")
@@ -263,8 +345,9 @@ def _load_docker(images: ImageStore, src: _Source) -> list[Image]:
         if len(diff_ids) != len(entry["Layers"]):
             raise ArchiveError(f"{where}: {len(entry['Layers'])} layers but {len(diff_ids)} diff_ids in the config")
         descriptors = []
-        for layer_name in entry["Layers"]:
-            digest, size = _ingest_blob(images, src, layer_name, _blob_name_digest(layer_name), None)
+        for i, layer_name in enumerate(entry["Layers"]):
+            digest, size = _ingest_layer(images, src, layer_name, _blob_name_digest(layer_name), None,
+                                         _config_diff_ids(config_bytes), i, snapshotter)
             descriptors.append({"mediaType": _layer_media_type(images, digest), "digest": digest, "size": size})
         config_digest = images.content.add_bytes(config_bytes)
         manifest = {
@@ -277,7 +360,7 @@ def _load_docker(images: ImageStore, src: _Source) -> list[Image]:
     return loaded
 
 
-def _load_oci(images: ImageStore, src: _Source) -> list[Image]:
+def _load_oci(images: ImageStore, src: _Source, snapshotter: Snapshotter | None) -> list[Image]:
     index = _json(src, "index.json")
     manifests = index.get("manifests") if isinstance(index, dict) else None
     if not isinstance(manifests, list) or not manifests:
@@ -297,9 +380,12 @@ def _load_oci(images: ImageStore, src: _Source) -> list[Image]:
         manifest = json.loads(manifest_bytes)
         cdesc = manifest.get("config") or {}
         _ingest_blob(images, src, _blob_path(cdesc, where), cdesc.get("digest"), cdesc.get("size"))
-        for layer in manifest.get("layers") or []:
-            _ingest_blob(images, src, _blob_path(layer, where), layer.get("digest"), layer.get("size"))
         config_bytes = images.content.read(cdesc["digest"])
+        diff_ids = _config_diff_ids(config_bytes)
+        layers = manifest.get("layers") or []
+        for i, layer in enumerate(layers):
+            _ingest_layer(images, src, _blob_path(layer, where), layer.get("digest"), layer.get("size"),
+                          diff_ids if diff_ids is not None and len(diff_ids) == len(layers) else None, i, snapshotter)
         loaded.append(images.add_image(manifest_bytes, config_bytes, refs, manifest_media_type=media_type))
     return loaded
 

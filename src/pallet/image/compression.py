@@ -164,6 +164,12 @@ class HostGzip:
             if f is not None:
                 f.close()
 
+    def interrupt(self) -> None:
+        """End the child if it is still running, so that a ``read`` blocked on it (in another
+        thread) returns; ``close`` follows, once that thread is done with the stream."""
+        if self.proc.returncode is None:
+            self.proc.kill()
+
     def close(self) -> None:
         """End the child if it is still running (the reader stopped early) and reap it."""
         if self.proc.returncode is None:

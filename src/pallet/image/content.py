@@ -121,67 +121,25 @@ class ContentStore:
         which ``source`` must continue); otherwise a fresh temporary file is used.  On a mismatch the
         partial data is discarded and DigestMismatch raised.
         """
-        hexpart = parse_digest(expected_digest, "expected digest")
-        final = os.path.join(self.blobs_dir, hexpart)
-        if os.path.exists(final):
+        writer = self.writer(expected_digest, expected_size, ref=ref)
+        if writer is None:
             _drain(source)
+            return expected_digest
+        with writer:
+            for chunk in _chunks(source):
+                writer.write(chunk)
+            return writer.commit()
+
+    def writer(self, expected_digest: str, expected_size: int | None = None, *,
+               ref: str | None = None) -> BlobWriter | None:
+        """A :class:`BlobWriter` for the blob ``expected_digest``, or None if the store has it already
+        (then a partial ingest ``ref`` is discarded).  Use it as a context manager."""
+        hexpart = parse_digest(expected_digest, "expected digest")
+        if os.path.exists(os.path.join(self.blobs_dir, hexpart)):
             if ref is not None:
                 self.abort(ref)
-            return expected_digest
-        if ref is not None:
-            work = self._ref_dir(ref, create=True)
-            data_path = os.path.join(work, "data")
-            fd = os.open(data_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o600)
-            h = _sha256()
-            size = 0
-            with open(data_path, "rb") as old:
-                while chunk := old.read(CHUNK):
-                    h.update(chunk)
-                    size += len(chunk)
-        else:
-            work = None
-            data_path = os.path.join(self.ingest_dir, f"tmp-{hexpart[:16]}-{os.getpid()}-{os.urandom(4).hex()}")
-            fd = os.open(data_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
-            h = _sha256()
-            size = 0
-        ok = corrupt = False
-        try:
-            for chunk in _chunks(source):
-                if expected_size is not None and size + len(chunk) > expected_size:
-                    corrupt = True
-                    raise DigestMismatch(
-                        f"blob {expected_digest}: more data than the expected size of {expected_size} bytes"
-                    )
-                h.update(chunk)
-                view = memoryview(chunk)
-                while view:
-                    n = os.write(fd, view)
-                    view = view[n:]
-                size += len(chunk)
-            if expected_size is not None and size != expected_size:
-                raise DigestMismatch(
-                    f"blob {expected_digest}: got {size} bytes, expected {expected_size} (truncated)"
-                )
-            got = "sha256:" + h.hexdigest()
-            if got != expected_digest:
-                corrupt = True
-                raise DigestMismatch(f"blob digest mismatch: expected {expected_digest}, got {got} ({size} bytes)")
-            os.fchmod(fd, 0o444)
-            os.fsync(fd)
-            os.close(fd)
-            fd = -1
-            os.rename(data_path, final)
-            _fsync_dir(self.blobs_dir)
-            ok = True
-        finally:
-            if fd >= 0:
-                os.close(fd)
-            if work is None and not ok:
-                _unlink(data_path)
-            elif work is not None and (ok or corrupt):
-                # A finished or corrupt partial ingest is gone; a short one stays for resuming.
-                _remove_tree(work)
-        return expected_digest
+            return None
+        return BlobWriter(self, hexpart, expected_digest, expected_size, ref)
 
     def ingest_offset(self, ref: str) -> int:
         """How many bytes of the partial ingest ``ref`` are stored (0 if none)."""
@@ -212,6 +170,84 @@ class ContentStore:
             with open(os.path.join(d, "ref"), "w") as f:
                 f.write(ref)
         return d
+
+
+class BlobWriter:
+    """One blob being written: ``write`` its bytes (hashed and counted as they come), then ``commit``
+    (digest and size checked, fsynced, renamed into place).  Leaving the ``with`` block without a
+    commit discards the data (a ref's partial data is kept for resuming, unless it was corrupt)."""
+
+    def __init__(self, store: ContentStore, hexpart: str, expected_digest: str, expected_size: int | None,
+                 ref: str | None) -> None:
+        self.store = store
+        self.final = os.path.join(store.blobs_dir, hexpart)
+        self.expected_digest = expected_digest
+        self.expected_size = expected_size
+        self.work: str | None = None
+        self.hash = _sha256()
+        self.size = 0
+        self.ok = self.corrupt = False
+        if ref is not None:
+            self.work = store._ref_dir(ref, create=True)
+            self.data_path = os.path.join(self.work, "data")
+            self.fd = os.open(self.data_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o600)
+            try:
+                with open(self.data_path, "rb") as old:
+                    while chunk := old.read(CHUNK):
+                        self.hash.update(chunk)
+                        self.size += len(chunk)
+            except BaseException:
+                os.close(self.fd)
+                raise
+        else:
+            self.data_path = os.path.join(store.ingest_dir,
+                                          f"tmp-{hexpart[:16]}-{os.getpid()}-{os.urandom(4).hex()}")
+            self.fd = os.open(self.data_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+
+    def write(self, chunk: bytes) -> None:
+        if self.expected_size is not None and self.size + len(chunk) > self.expected_size:
+            self.corrupt = True
+            raise DigestMismatch(
+                f"blob {self.expected_digest}: more data than the expected size of {self.expected_size} bytes"
+            )
+        self.hash.update(chunk)
+        view = memoryview(chunk)
+        while view:
+            view = view[os.write(self.fd, view):]
+        self.size += len(chunk)
+
+    def commit(self) -> str:
+        """Check what was written and put it in place as the blob; returns the digest."""
+        if self.expected_size is not None and self.size != self.expected_size:
+            raise DigestMismatch(
+                f"blob {self.expected_digest}: got {self.size} bytes, expected {self.expected_size} (truncated)"
+            )
+        got = "sha256:" + self.hash.hexdigest()
+        if got != self.expected_digest:
+            self.corrupt = True
+            raise DigestMismatch(
+                f"blob digest mismatch: expected {self.expected_digest}, got {got} ({self.size} bytes)")
+        os.fchmod(self.fd, 0o444)
+        os.fsync(self.fd)
+        os.close(self.fd)
+        self.fd = -1
+        os.rename(self.data_path, self.final)
+        _fsync_dir(self.store.blobs_dir)
+        self.ok = True
+        return self.expected_digest
+
+    def __enter__(self) -> BlobWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
+        if self.work is None and not self.ok:
+            _unlink(self.data_path)
+        elif self.work is not None and (self.ok or self.corrupt):
+            # A finished or corrupt partial ingest is gone; a short one stays for resuming.
+            _remove_tree(self.work)
 
 
 def _chunks(source: bytes | BinaryIO | Iterable[bytes]) -> Iterator[bytes]:

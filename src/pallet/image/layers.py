@@ -40,6 +40,7 @@ MAX_SYMLINK_HOPS = 40
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _CACHE_SIZE = 64  # directory fds kept open while a layer is applied
 _CHUNK = 1 << 20  # bytes read from the decompressed stream at a time
+_AHEAD = 16  # chunks the reader thread may be ahead of the parser
 
 
 class LayerError(PalletError):
@@ -61,31 +62,75 @@ class LayerResult:
 # -- the decompressed, hashed, limited stream ------------------------------------------------------
 
 
+class _OverLimit(Exception):
+    """Put in the queue by the reader thread where the stream passes the size limit."""
+
+
 class _Counted:
-    """A read-only stream over the decompressed layer that hashes and counts what passes."""
+    """A read-only stream over the decompressed layer that hashes and counts what passes.
+
+    A reader thread reads (and hashes) the decompressed stream in 1 MiB chunks, up to ``_AHEAD``
+    chunks ahead of the tar parser: decompression (the host's gzip child, or zlib and the hash, which
+    release the GIL) runs while this thread writes files, and a pipe of 1 MiB (the most a process
+    without CAP_SYS_RESOURCE may ask for) no longer stalls the child whenever the writer is busy.
+    """
 
     def __init__(self, inner: BinaryIO, limit: int, what: str) -> None:
+        import queue
+        import threading
+
         self.inner = inner
         self.limit = limit
         self.what = what
         self.hash = hashlib.sha256()
-        self.count = 0  # bytes read from ``inner`` (up to a chunk ahead of what was returned)
+        self.count = 0  # bytes handed to the parser's side (up to a chunk ahead of what was returned)
         self.entry = ""
         self.buf = b""
         self.pos = 0
+        self.ended = False
+        self.stop = False
+        self.chunks: queue.Queue[bytes | BaseException | None] = queue.Queue(_AHEAD)
+        self.thread = threading.Thread(target=self._pump, name="layer-read", daemon=True)
+        self.thread.start()
+
+    def _pump(self) -> None:
+        total = 0
+        item: bytes | BaseException | None
+        try:
+            while not self.stop:
+                data = self.inner.read(min(_CHUNK, self.limit - total + 1))
+                if not data:
+                    item = None
+                    break
+                total += len(data)
+                if total > self.limit:
+                    item = _OverLimit()
+                    break
+                self.hash.update(data)
+                self.chunks.put(data)
+            else:
+                return
+        except BaseException as e:  # a decompression or read error: raised where the parser reaches it
+            item = e
+        self.chunks.put(item)
 
     def read(self, n: int = -1) -> bytes:
         if n is None or n < 0:
             n = _CHUNK
         if self.pos >= len(self.buf):
-            # tarfile asks for 10 KiB at a time: read (and hash) large chunks, hand out slices.
-            data = self.inner.read(min(_CHUNK, self.limit - self.count + 1))
+            if self.ended:
+                return b""
+            data = self.chunks.get()
+            if not isinstance(data, bytes):
+                self.ended = True
+                if data is None:
+                    return b""
+                if isinstance(data, _OverLimit):
+                    at = f" at entry {self.entry!r}" if self.entry else ""
+                    raise LayerError(f"{self.what}: uncompressed size exceeds the limit of {self.limit} bytes{at} "
+                                     f"(a decompression bomb, or raise the limit)")
+                raise data
             self.count += len(data)
-            if self.count > self.limit:
-                at = f" at entry {self.entry!r}" if self.entry else ""
-                raise LayerError(f"{self.what}: uncompressed size exceeds the limit of {self.limit} bytes{at} "
-                                 f"(a decompression bomb, or raise the limit)")
-            self.hash.update(data)
             if len(data) <= n:
                 return data
             self.buf, self.pos = data, 0
@@ -96,6 +141,26 @@ class _Counted:
     def drain(self) -> None:
         while self.read(1 << 20):
             pass
+
+    def digest(self) -> str:
+        """The diffID of everything read (after ``drain``)."""
+        self.thread.join()
+        return "sha256:" + self.hash.hexdigest()
+
+    def close(self) -> None:
+        """Stop the reader thread (the parser may have stopped early), then close the stream."""
+        import queue
+
+        self.stop = True
+        interrupt = getattr(self.inner, "interrupt", None)
+        if interrupt is not None and not self.ended:
+            interrupt()  # ends a child decompressor: a read blocked on it returns
+        while self.thread.is_alive():
+            try:  # a full queue blocks the thread's put: make room until it has seen ``stop``
+                self.chunks.get(timeout=0.05)
+            except queue.Empty:
+                pass
+        self.inner.close()
 
 
 # -- paths inside the root -------------------------------------------------------------------------
@@ -315,8 +380,8 @@ def apply_layer(
         applier.finish()
     finally:
         root.close()
-        inner.close()
-    diff_id = "sha256:" + counted.hash.hexdigest()
+        counted.close()
+    diff_id = counted.digest()
     if expected_diff_id is not None and diff_id != expected_diff_id:
         raise LayerError(f"{name}: diffID mismatch: the config says {expected_diff_id}, the content is {diff_id}")
     return LayerResult(diff_id, counted.count, entries)

@@ -25,8 +25,8 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
     if args.input == "-" and sys.stdin.isatty():
         raise ConfigError("requested load from stdin, but stdin is empty (a terminal): use -i FILE or redirect")
     store = images(ctx)
-    loaded = load(store, args.input, stdin=sys.stdin.buffer)
     snap = snapshotter(ctx)
+    loaded = load(store, args.input, stdin=sys.stdin.buffer, snapshotter=snap)  # layers unpacked as read
     for image in loaded:
         unpack(store, snap, image)
         if args.quiet:
