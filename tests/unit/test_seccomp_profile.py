@@ -165,3 +165,26 @@ def test_default_profile_compiles_without_warnings_on_this_host() -> None:
     compiled = compile_filter(default_seccomp(DEFAULT_CAPABILITIES), warn=warnings.append)
     assert compiled is not None and compiled.instructions > 300
     assert warnings == []
+
+
+def test_default_profile_cache_gives_the_same_profile_and_is_read_back(tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    caps = sorted(DEFAULT_CAPABILITIES)
+    fresh = default_seccomp(caps)
+    first = default_seccomp(caps, cache_dir=str(cache))
+    assert first == fresh
+    files = list(cache.iterdir())
+    assert len(files) == 1 and files[0].name.startswith("seccomp-default-")
+    # The file is what the next call returns: mark it and see the mark come back.
+    doc = json.loads(files[0].read_text())
+    doc["syscalls"] = doc["syscalls"][:1]
+    files[0].write_text(json.dumps(doc))
+    assert default_seccomp(list(reversed(caps)), cache_dir=str(cache)) == doc
+    # Other capabilities are another profile (CAP_SYS_ADMIN opens mount, unshare...): another file.
+    admin = default_seccomp([*caps, "CAP_SYS_ADMIN"], cache_dir=str(cache))
+    assert admin == default_seccomp([*caps, "CAP_SYS_ADMIN"])
+    assert admin != fresh and len(list(cache.iterdir())) == 2
+    # A damaged file is resolved again and rewritten.
+    files[0].write_text("{not json")
+    assert default_seccomp(caps, cache_dir=str(cache)) == fresh
+    assert json.loads(files[0].read_text()) == fresh

@@ -71,7 +71,7 @@ def prepare(engine: Engine, record: Record) -> str:
         spec = specgen.generate(
             record, rootfs, cgroups_path=cgroups_path(engine, record), container_dir=engine.store.path(cid),
             volumes_dir=os.path.join(engine.root, "volumes"),
-            netns=(record.get("Pallet") or {}).get("NetNS"),
+            netns=(record.get("Pallet") or {}).get("NetNS"), cache_dir=os.path.join(engine.runroot, "cache"),
         )
         tmp = os.path.join(bundle, "config.json.tmp")
         with open(tmp, "w") as f:

@@ -214,8 +214,9 @@ def _volume_mounts(record: dict, volumes_dir: str) -> list[dict]:  # type: ignor
 
 
 def generate(record: dict, rootfs: str, *, cgroups_path: str, container_dir: str,  # type: ignore[type-arg]
-             volumes_dir: str, netns: str | None = None) -> dict:  # type: ignore[type-arg]
-    """The OCI config.json for ``record`` with its root filesystem at ``rootfs``."""
+             volumes_dir: str, netns: str | None = None, cache_dir: str = "") -> dict:  # type: ignore[type-arg]
+    """The OCI config.json for ``record`` with its root filesystem at ``rootfs``; ``cache_dir``
+    keeps the resolved default seccomp profile between runs (``security_fields``)."""
     cfg = record["Config"]
     hc = record["HostConfig"]
     args = [record["Path"], *record["Args"]] if record.get("Path") else []
@@ -230,7 +231,7 @@ def generate(record: dict, rootfs: str, *, cgroups_path: str, container_dir: str
     if cfg.get("Tty") and not any(e.startswith("TERM=") for e in env):
         env.append("TERM=xterm")
     user = resolve_user(rootfs, cfg.get("User") or "")
-    security = security_fields(hc, int(user["uid"]))
+    security = security_fields(hc, int(user["uid"]), cache_dir=cache_dir)
     process: dict = {  # type: ignore[type-arg]
         "terminal": bool(cfg.get("Tty")),
         "user": user,
@@ -294,7 +295,7 @@ def generate(record: dict, rootfs: str, *, cgroups_path: str, container_dir: str
 
 
 def security_fields(hc: dict, uid: int = 0,  # type: ignore[type-arg]
-                    warnings: list[str] | None = None) -> dict[str, dict[str, object]]:
+                    warnings: list[str] | None = None, cache_dir: str = "") -> dict[str, dict[str, object]]:
     """Capabilities, no_new_privs, seccomp, masked paths and labels from pallet.engine.security;
     what the host cannot apply (an AppArmor profile, an SELinux label) is appended to ``warnings``."""
     from pallet.engine.security.options import parse_security_opts as parse_opts
@@ -302,7 +303,7 @@ def security_fields(hc: dict, uid: int = 0,  # type: ignore[type-arg]
 
     return security_config(parse_opts(hc.get("SecurityOpt") or []), privileged=bool(hc.get("Privileged")),
                            cap_add=hc.get("CapAdd") or [], cap_drop=hc.get("CapDrop") or [], uid=uid,
-                           warnings=warnings)
+                           warnings=warnings, cache_dir=cache_dir)
 
 
 INIT_PATH = "/sbin/docker-init"

@@ -72,12 +72,13 @@ def parse_security_opts(opts: Iterable[str]) -> SecurityOptions:
 
 def security_config(
     options: SecurityOptions, *, privileged: bool = False, cap_add: Iterable[str] = (), cap_drop: Iterable[str] = (),
-    uid: int = 0, warnings: list[str] | None = None, sysfs: str = "/sys",
+    uid: int = 0, warnings: list[str] | None = None, sysfs: str = "/sys", cache_dir: str = "",
 ) -> dict[str, dict[str, object]]:
     """{"process": {...}, "linux": {...}}: the security fields to merge into a container's config.
 
     Labels the host cannot apply (no AppArmor, no SELinux) are left out with a message appended
-    to ``warnings``, as docker does; an unreadable or invalid seccomp profile is a ConfigError."""
+    to ``warnings``, as docker does; an unreadable or invalid seccomp profile is a ConfigError.
+    ``cache_dir``: where the default seccomp profile, once resolved, is kept (``default_seccomp``)."""
     from pallet.engine.security.capabilities import merge_capabilities, oci_capabilities
     from pallet.engine.security.paths import default_paths
     from pallet.engine.security.seccomp_profile import default_seccomp, load_profile_file, profile_to_oci
@@ -93,7 +94,7 @@ def security_config(
     if options.seccomp == "unconfined" or (privileged and options.seccomp is None):
         pass
     elif options.seccomp is None:
-        linux["seccomp"] = default_seccomp(caps)
+        linux["seccomp"] = default_seccomp(caps, cache_dir=cache_dir)
     else:
         linux["seccomp"] = profile_to_oci(load_profile_file(options.seccomp), caps, source=options.seccomp)
     if options.apparmor and options.apparmor != "unconfined":
