@@ -236,3 +236,37 @@ def test_reader_thread_stopped_on_early_error(compressed: bool, tmp_path: Path) 
     assert not any(th.name == "layer-read" for th in threading.enumerate())
     assert stream.tell() < len(blob)  # stopped early: not read to the end
     assert not (tmp_path / "after").exists()
+
+
+def test_tar_formats_and_truncation(tmp_path: Path) -> None:
+    """GNU tar's own archives (long names, a sparse file: read through tarfile's file object, the
+    rest directly) give the same tree as tar -x; a plain layer cut anywhere is a LayerError."""
+    src = tmp_path / "src"
+    (src / ("d" * 120)).mkdir(parents=True)
+    (src / ("d" * 120) / ("f" * 150)).write_bytes(b"long name\n")
+    with open(src / "sparse", "wb") as f:
+        f.truncate(3 << 20)
+        f.seek(1 << 20)
+        f.write(b"in the middle")
+        f.seek((3 << 20) - 5)
+        f.write(b"end!\n")
+    (src / "small").write_bytes(b"s" * 1000)
+    for fmt in ("gnu", "posix"):
+        data = subprocess.run(["tar", "-S", f"--format={fmt}", "-C", str(src), "-cf", "-", "."],
+                              check=True, capture_output=True).stdout
+        ours, theirs = tmp_path / f"ours-{fmt}", tmp_path / f"tar-{fmt}"
+        _apply(data, ours)
+        theirs.mkdir()
+        subprocess.run(["tar", "-C", str(theirs), "-xf", "-"], input=data, check=True)
+        assert _tree(ours) == _tree(theirs)
+        assert (ours / "sparse").read_bytes() == (src / "sparse").read_bytes()
+    raw = LayerTar().file("a", b"x" * 5000).file("b", b"y" * 3000).bytes()
+    for cut in (100, 512, 512 + 2000, 512 + 5120 + 300):
+        with pytest.raises(LayerError, match=r"not a valid tar|unexpected end|truncated"):
+            _apply(raw[:cut], tmp_path / f"cut-{cut}")
+    _apply(raw[:512 + 5120], tmp_path / "at-a-boundary")  # ends after an entry, without the zero blocks
+    assert (tmp_path / "at-a-boundary" / "a").read_bytes() == b"x" * 5000
+    bad = bytearray(raw)
+    bad[512 + 5120 + 10] ^= 0xFF  # the second header's checksum no longer matches
+    with pytest.raises(LayerError, match="invalid tar header at byte 5632"):
+        _apply(bytes(bad), tmp_path / "bad-header")

@@ -31,6 +31,7 @@ from pallet.image.filewriter import Meta, set_xattrs, write_file
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     import tarfile
+    from collections.abc import Iterable, Iterator
     from typing import BinaryIO
 
 DEFAULT_SIZE_LIMIT = 64 << 30  # bytes of uncompressed tar per layer
@@ -87,6 +88,8 @@ class _Counted:
         self.entry = ""
         self.buf = b""
         self.pos = 0
+        self.offset = 0  # bytes returned by read
+        self.last_block = b""  # the last 512-byte read
         self.ended = False
         self.stop = False
         self.chunks: queue.Queue[bytes | BaseException | None] = queue.Queue(_AHEAD)
@@ -114,29 +117,74 @@ class _Counted:
             item = e
         self.chunks.put(item)
 
+    def _next_chunk(self) -> bytes:
+        """The next chunk from the reader thread (b"" at the end); its errors raised here."""
+        if self.ended:
+            return b""
+        data = self.chunks.get()
+        if not isinstance(data, bytes):
+            self.ended = True
+            if data is None:
+                return b""
+            if isinstance(data, _OverLimit):
+                at = f" at entry {self.entry!r}" if self.entry else ""
+                raise LayerError(f"{self.what}: uncompressed size exceeds the limit of {self.limit} bytes{at} "
+                                 f"(a decompression bomb, or raise the limit)")
+            raise data
+        self.count += len(data)
+        return data
+
     def read(self, n: int = -1) -> bytes:
+        """``n`` bytes (fewer only at the end): tarfile takes a short read for a truncated archive."""
         if n is None or n < 0:
             n = _CHUNK
-        if self.pos >= len(self.buf):
-            if self.ended:
-                return b""
-            data = self.chunks.get()
-            if not isinstance(data, bytes):
-                self.ended = True
-                if data is None:
-                    return b""
-                if isinstance(data, _OverLimit):
-                    at = f" at entry {self.entry!r}" if self.entry else ""
-                    raise LayerError(f"{self.what}: uncompressed size exceeds the limit of {self.limit} bytes{at} "
-                                     f"(a decompression bomb, or raise the limit)")
-                raise data
-            self.count += len(data)
-            if len(data) <= n:
-                return data
-            self.buf, self.pos = data, 0
-        out = self.buf[self.pos:self.pos + n]
-        self.pos += len(out)
+        pos = self.pos
+        if len(self.buf) - pos >= n:
+            self.pos = pos + n
+            self.offset += n
+            out = self.buf[pos:pos + n]
+            if n == 512:
+                self.last_block = out  # a header (tarfile reads them one block at a time)
+            return out
+        parts = [self.buf[pos:]] if pos < len(self.buf) else []
+        got = len(self.buf) - pos
+        self.buf, self.pos = b"", 0
+        while got < n:
+            data = self._next_chunk()
+            if not data:
+                break
+            if got + len(data) > n:
+                parts.append(data[:n - got])
+                self.buf, self.pos = data, n - got
+                got = n
+            else:
+                parts.append(data)
+                got += len(data)
+        out = parts[0] if len(parts) == 1 else b"".join(parts)
+        self.offset += len(out)
+        if n == 512:
+            self.last_block = out
         return out
+
+    def tell(self) -> int:
+        return self.offset
+
+    def seek(self, pos: int, whence: int = 0) -> int:
+        """Forward only (tarfile skips data and padding with it): the bytes in between are read."""
+        if whence != 0 or pos < self.offset:
+            raise OSError(f"{self.what}: the layer stream cannot seek back (to {pos} from {self.offset})")
+        while pos > self.offset and self.read(min(pos - self.offset, _CHUNK)):
+            pass
+        return self.offset
+
+    def data(self, size: int) -> Iterator[bytes]:
+        """The next ``size`` bytes in chunks (a regular file's data); LayerError if the stream ends first."""
+        while size > 0:
+            chunk = self.read(min(size, _CHUNK))
+            if not chunk:
+                raise LayerError(f"{self.what}: unexpected end of data in entry {self.entry!r}")
+            size -= len(chunk)
+            yield chunk
 
     def drain(self) -> None:
         while self.read(1 << 20):
@@ -365,10 +413,17 @@ def apply_layer(
     entries = 0
     try:
         try:
-            tf = tarfile.open(fileobj=counted, mode="r|", errorlevel=2)  # type: ignore[call-overload]
+            # "r:" (not the stream mode "r|", which reads 10 KiB at a time and copies): forward seeks only
+            tf = tarfile.open(fileobj=counted, mode="r:", errorlevel=2)  # type: ignore[call-overload]
             for member in tf:
                 applier.apply(tf, member)
                 entries += 1
+            # tarfile ends quietly at a header it cannot read past the first: a layer must end at a
+            # header boundary, or with the zero block that marks its end.
+            tail = counted.offset - tf.offset
+            if tail and (tail < 512 or counted.last_block.count(0) != 512):
+                raise LayerError(f"{name}: {'truncated' if tail < 512 else 'invalid'} tar header at byte "
+                                 f"{tf.offset} (after entry {counted.entry!r})")
             counted.entry = "(padding after the last entry)"
             counted.drain()
         except PalletError:
@@ -460,7 +515,7 @@ class _Applier:
                key: tuple[str, ...]) -> None:
         root = self.root
         mode = m.mode & 0o7777
-        mtime_ns = int(m.mtime * 1_000_000_000)
+        mtime_ns = _mtime_ns(m)
         xattrs = _xattrs(m)
         here = tuple(parts[:-1])
         chown = not root.fresh or key[:-1] in root.setgid or m.uid != root.euid or m.gid != root.egid
@@ -493,8 +548,11 @@ class _Applier:
             return
         self._remove(base, pfd, key, here)
         if m.isreg():
-            src = tf.extractfile(m)
-            chunks = iter(lambda: src.read(1 << 20), b"") if src is not None else ()
+            if m.sparse is None and not m.issparse() and self.counted.offset == m.offset_data:
+                chunks: Iterable[bytes] = self.counted.data(m.size)  # read directly: no file object
+            else:
+                src = tf.extractfile(m)
+                chunks = iter(lambda: src.read(1 << 20), b"") if src is not None else ()
             write_file(pfd, base, chunks, meta)
             return
         if m.issym():
@@ -547,6 +605,18 @@ class _Applier:
                 os.utime(fd, ns=(mtime_ns, mtime_ns))
             finally:
                 os.close(fd)
+
+
+def _mtime_ns(m: tarfile.TarInfo) -> int:
+    """The entry's mtime in ns; a PAX mtime ("1700000000.123456789") exactly, not through a float."""
+    text = m.pax_headers.get("mtime") if m.pax_headers else None
+    if text:
+        negative = text.startswith("-")
+        sec, _, frac = text.lstrip("-").partition(".")
+        if sec.isdigit() and (not frac or frac.isdigit()):
+            ns = int(sec) * 1_000_000_000 + int((frac + "000000000")[:9])
+            return -ns if negative else ns
+    return int(m.mtime * 1_000_000_000)
 
 
 def _xattrs(m: tarfile.TarInfo) -> dict[str, bytes]:
