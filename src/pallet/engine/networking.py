@@ -7,10 +7,12 @@ of it and keeps docker's fields of the record in step:
   ``--network-alias``, ``--dns*`` and ``--add-host`` checked together, before anything exists; the
   requested endpoints are kept in ``record["Pallet"]["Endpoints"]`` (docker's EndpointsConfig shape).
 - ``setup`` (at every start, before the runtime runs): a named netns with its endpoints attached for
-  bridge and user networks, one with lo only for ``none``, the other container's namespace for
-  ``container:<ref>``, none for ``host``; the netns path goes into ``record["Pallet"]["NetNS"]`` (specgen
-  puts it into config.json), ``NetworkSettings`` gets what the store returned, and the container dir gets
-  its hosts, hostname and resolv.conf (bind-mounted by specgen).
+  bridge and user networks, the other container's namespace for ``container:<ref>``, none for ``host``;
+  the netns path goes into ``record["Pallet"]["NetNS"]`` (specgen puts it into config.json),
+  ``NetworkSettings`` gets what the store returned, and the container dir gets its hosts, hostname and
+  resolv.conf (bind-mounted by specgen).  For ``none`` the runtime makes a new namespace (no path in
+  config.json: the intermediate's unshare, while the runtime's parent makes the cgroups) and
+  ``created`` brings its lo up before the container starts (no named netns to make, mount and drop).
 - ``teardown`` (at exit, on a failed start, at rm): addresses, port rules and DNS names released, the
   namespace dropped; the addresses are remembered so that a restart asks for them again.
 - ``connect``/``disconnect`` (``network connect``/``disconnect``) and ``net_io`` (``stats``).
@@ -22,7 +24,7 @@ from __future__ import annotations
 
 import os
 
-from pallet.errors import ConfigError, ConflictError, NotFoundError, PalletError
+from pallet.errors import ConfigError, ConflictError, NotFoundError, PalletError, RuntimeFailure
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -225,7 +227,8 @@ def setup(engine: Engine, record: Record) -> None:
     elif kind == "container":
         files, private["NetNS"] = _join_container(engine, record, arg)
     elif kind == "none":
-        files, private["NetNS"] = _none_netns(engine, record, hostname)
+        teardown(engine, record)  # a named netns of an earlier version's start, if any
+        files, private["NetNS"] = _none_files(record, hostname), None
     else:
         store = network_store(engine)
         teardown(engine, record)  # a leftover of a start that crashed, if any
@@ -244,15 +247,26 @@ def setup(engine: Engine, record: Record) -> None:
     record["NetworkSettings"] = settings
 
 
-def _none_netns(engine: Engine, record: Record, hostname: str) -> tuple[dict[str, str], str]:
-    """``--network none``: a namespace with lo only, and the /etc files NetworkStore.etc_files gives a
-    container without endpoints, made without the network store (nothing of it is needed)."""
-    from pallet.network import etcfiles
-    from pallet.network.links import create_netns
+def created(engine: Engine, record: Record, pid: int) -> None:
+    """After the runtime's create, before start: ``--network none`` gets its lo up, in the namespace
+    the runtime made for the container's init ``pid`` (joined by this thread, then left)."""
+    if mode_of(engine, record["HostConfig"])[0] == "none":
+        from pallet.network.links import loopback_up
 
-    cid = str(record["Id"])
+        try:
+            loopback_up(pid)
+        except OSError as exc:
+            raise RuntimeFailure(f"cannot bring up lo in the network namespace of {pid}: {exc.strerror}",
+                                 step="network", errno=exc.errno or 0) from exc
+
+
+def _none_files(record: Record, hostname: str) -> dict[str, str]:
+    """``--network none``: the /etc files NetworkStore.etc_files gives a container without endpoints,
+    made without the network store (nothing of it is needed)."""
+    from pallet.network import etcfiles
+
     cfg, hc = record["Config"], record["HostConfig"]
-    files = {
+    return {
         "hosts": etcfiles.build_hosts(hostname, [], domainname=str(cfg.get("Domainname") or ""),
                                       extra_hosts=hc.get("ExtraHosts") or (), gateway="", aliases=[]),
         "hostname": etcfiles.build_hostname(hostname),
@@ -260,8 +274,6 @@ def _none_netns(engine: Engine, record: Record, hostname: str) -> tuple[dict[str
             etcfiles.read_host_resolv_conf("/etc/resolv.conf"), dns=hc.get("Dns") or (),
             dns_search=hc.get("DnsSearch") or (), dns_options=hc.get("DnsOptions") or (), embedded=""),
     }
-    teardown(engine, record)  # a leftover of a start that crashed, if any
-    return files, create_netns(os.path.join(engine.runroot, "netns", cid))  # NetworkStore.create_netns's path
 
 
 def _attach(engine: Engine, store: NetworkStore, record: Record, netns: str) -> Record:
