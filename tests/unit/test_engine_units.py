@@ -129,3 +129,22 @@ def test_user_lookup_stays_in_the_root(tmp_path: Path) -> None:
     (root / "up").symlink_to("../../../../../../etc/hostname")
     assert read_in_root(str(root), "/escape") is None  # resolved inside the root, where it does not exist
     assert read_in_root(str(root), "/up") is None
+
+
+def test_snapshot_metadata_of_a_rm_container_is_not_fsynced(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from pallet.image.snapshot.overlay import OverlaySnapshotter
+
+    snap = OverlaySnapshotter(tmp_path / "snapshots")
+    snap.prepare("base")
+    snap.commit("layer", "base")
+    synced: list[int] = []
+    real_fsync = os.fsync
+    monkeypatch.setattr(os, "fsync", lambda fd: (synced.append(fd), real_fsync(fd))[1])
+    snap.prepare("rm-container", "layer", durable=False)
+    snap.remove("rm-container", durable=False)
+    assert synced == []  # --rm: the metadata replaced without an fsync (it goes with the container)
+    assert not snap.exists("rm-container") and snap.exists("layer")
+    snap.prepare("kept", "layer")
+    assert len(synced) == 1  # the default stays durable
+    snap.remove("kept")
+    assert len(synced) == 2

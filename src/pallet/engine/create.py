@@ -201,7 +201,7 @@ def create_container(engine: Engine, config: Record, hostconfig: Record, name: s
         else:
             name = engine.store.random_name(cid)
         made.append("name")
-        images.prepare_rootfs(engine.root, cid, image)
+        images.prepare_rootfs(engine.root, cid, image, durable=not hostconfig.get("AutoRemove"))
         made.append("snapshot")
         if config.get("_Mounts"):
             from pallet.engine.volumes import ensure_for_mounts

@@ -81,11 +81,12 @@ def find_image(root: str, name: str) -> ImageInfo:
     return ImageInfo(image.id, name, config, image.chain_id, list(image.repo_tags))
 
 
-def prepare_rootfs(root: str, cid: str, image: ImageInfo) -> str:
-    """Make the container's writable snapshot on top of the image (unpacked first if needed)."""
+def prepare_rootfs(root: str, cid: str, image: ImageInfo, *, durable: bool = True) -> str:
+    """Make the container's writable snapshot on top of the image (unpacked first if needed).
+    Not ``durable`` (a --rm container): the snapshot metadata is written without an fsync."""
     snap = snapshotter(root)
     if image.top and snap.exists(image.top):
-        snap.prepare(cid, image.top)  # unpacked already (the usual case): no layer code to load
+        snap.prepare(cid, image.top, durable=durable)  # unpacked already (the usual case): no layer code
     else:
         from pallet.image.unpack import prepare_rootfs as prepare
 
@@ -145,7 +146,7 @@ def unmount_rootfs(target: str) -> None:
         unmount_all(target)
 
 
-def remove_rootfs(root: str, cid: str) -> None:
+def remove_rootfs(root: str, cid: str, *, durable: bool = True) -> None:
     snap = snapshotter(root)
     if snap.exists(cid):
-        snap.remove(cid)
+        snap.remove(cid, durable=durable)

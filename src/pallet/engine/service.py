@@ -360,7 +360,7 @@ class Engine:
         from pallet.engine import bundle, images
 
         cid = record["Id"]
-        images.remove_rootfs(self.root, cid)
+        images.remove_rootfs(self.root, cid, durable=not record["HostConfig"].get("AutoRemove"))
         bundle.remove_volumes(self, record, anonymous_only=True, enabled=volumes)
         self.store.release_name(record["Name"].lstrip("/"), cid)
         self.store.remove_dir(cid)

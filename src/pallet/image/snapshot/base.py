@@ -97,9 +97,11 @@ class Snapshotter:
 
     # -- the interface ---------------------------------------------------------------------------
 
-    def prepare(self, key: str, parent: str | None = None, labels: dict[str, str] | None = None) -> builtins.list[Mount]:
-        """A new writable snapshot ``key`` on top of the committed ``parent``; its mounts."""
-        return self._create(key, parent, ACTIVE, labels)
+    def prepare(self, key: str, parent: str | None = None, labels: dict[str, str] | None = None, *,
+                durable: bool = True) -> builtins.list[Mount]:
+        """A new writable snapshot ``key`` on top of the committed ``parent``; its mounts.  Not
+        ``durable``: the metadata is replaced without an fsync (a --rm container's layer, gone with it)."""
+        return self._create(key, parent, ACTIVE, labels, durable)
 
     def view(self, key: str, parent: str | None = None, labels: dict[str, str] | None = None) -> builtins.list[Mount]:
         """A new read-only snapshot ``key`` of the committed ``parent``; its mounts."""
@@ -122,9 +124,10 @@ class Snapshotter:
             self._on_commit(record)
             meta[name] = record
 
-    def remove(self, key: str) -> None:
-        """Remove the snapshot ``key`` and its directories; refused while another snapshot sits on it."""
-        with _Locked(self) as meta:
+    def remove(self, key: str, *, durable: bool = True) -> None:
+        """Remove the snapshot ``key`` and its directories; refused while another snapshot sits on it.
+        Not ``durable``: the metadata is replaced without an fsync."""
+        with _Locked(self, durable) as meta:
             record = meta.get(key)
             if record is None:
                 raise NotFoundError(f"snapshot {key!r} does not exist ({self.driver})")
@@ -199,9 +202,10 @@ class Snapshotter:
 
     # -- internals -------------------------------------------------------------------------------
 
-    def _create(self, key: str, parent: str | None, kind: str, labels: dict[str, str] | None) -> builtins.list[Mount]:
+    def _create(self, key: str, parent: str | None, kind: str, labels: dict[str, str] | None,
+                durable: bool = True) -> builtins.list[Mount]:
         _check_key(key)
-        with _Locked(self) as meta:
+        with _Locked(self, durable) as meta:
             if key in meta:
                 raise ConflictError(f"snapshot {key!r} already exists ({self.driver})")
             if parent is not None:
@@ -247,18 +251,20 @@ class Snapshotter:
             raise ConfigError(f"snapshot metadata {self._meta} is corrupt: {e}") from None
         return meta
 
-    def _save(self, meta: dict[str, dict[str, Any]]) -> None:
+    def _save(self, meta: dict[str, dict[str, Any]], durable: bool = True) -> None:
         tmp = f"{self._meta}.tmp-{os.getpid()}"
         with open(tmp, "wb") as f:
             f.write(fastjson.dumps(meta, indent=1, sort_keys=True).encode())
             f.flush()
-            os.fsync(f.fileno())
+            if durable:
+                os.fsync(f.fileno())
         os.rename(tmp, self._meta)
 
 
 class _Locked:
-    def __init__(self, snapshotter: Snapshotter) -> None:
+    def __init__(self, snapshotter: Snapshotter, durable: bool = True) -> None:
         self.s = snapshotter
+        self.durable = durable
         self.fd = -1
         self.meta: dict[str, dict[str, Any]] = {}
 
@@ -273,7 +279,7 @@ class _Locked:
     def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
         try:
             if exc_type is None:
-                self.s._save(self.meta)
+                self.s._save(self.meta, self.durable)
         finally:
             os.close(self.fd)
 
