@@ -40,7 +40,13 @@ def _fail(msg: str, doc: str, pos: int) -> Exception:
 
 def loads(data: str | bytes) -> object:
     """Parse one JSON document."""
-    doc = data.decode("utf-8-sig") if isinstance(data, bytes | bytearray) else data
+    if isinstance(data, bytes | bytearray):
+        # "utf-8" and the BOM stripped here: the "utf-8-sig" codec is a module to import (~0.2 ms)
+        doc = data.decode()
+        if doc.startswith("\ufeff"):
+            doc = doc[1:]
+    else:
+        doc = data
     n = len(doc)
     i = 0
     while i < n and doc[i] in _WS:

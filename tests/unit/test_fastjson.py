@@ -42,3 +42,16 @@ def test_does_not_import_json_or_re() -> None:
     out = subprocess.run([sys.executable, "-S", "-c", f"import sys; sys.path[:0] = {sys.path!r}; {code}"],
                          capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["False", "False"]
+
+
+def test_bytes_with_a_bom_parse_as_json_reads_them_without_the_sig_codec() -> None:
+    doc = b'\xef\xbb\xbf{"a": [1, "\xc3\xa9"]}'
+    assert fastjson.loads(doc) == json.loads(doc) == {"a": [1, "\u00e9"]}
+    assert fastjson.loads(doc[3:]) == json.loads(doc[3:])
+    with pytest.raises(ValueError):
+        fastjson.loads(b"\xff")
+    code = "import sys; from pallet import fastjson; fastjson.loads(b'\\xef\\xbb\\xbf[1]'); " \
+           "print('encodings.utf_8_sig' in sys.modules)"
+    out = subprocess.run([sys.executable, "-S", "-c", f"import sys; sys.path[:0] = {sys.path!r}; {code}"],
+                         capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["False"]
