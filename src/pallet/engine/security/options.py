@@ -82,8 +82,6 @@ def security_config(
     from pallet.engine.security.capabilities import merge_capabilities, oci_capabilities
     from pallet.engine.security.paths import default_paths
     from pallet.engine.security.seccomp_profile import default_seccomp, load_profile_file, profile_to_oci
-    from pallet.runtime.lsm import apparmor_enabled, selinux_enabled
-
     notes = warnings if warnings is not None else []
     caps = merge_capabilities(cap_add, cap_drop, privileged)
     process: dict[str, object] = {
@@ -98,11 +96,15 @@ def security_config(
     else:
         linux["seccomp"] = profile_to_oci(load_profile_file(options.seccomp), caps, source=options.seccomp)
     if options.apparmor and options.apparmor != "unconfined":
+        from pallet.runtime.lsm import apparmor_enabled  # only with an LSM option: one module less per run
+
         if apparmor_enabled(sysfs):
             process["apparmorProfile"] = options.apparmor
         else:
             notes.append(f"AppArmor is not enabled on this host: --security-opt apparmor={options.apparmor} ignored")
     if options.labels and not options.label_disable:
+        from pallet.runtime.lsm import selinux_enabled
+
         if selinux_enabled(sysfs):
             label = ":".join(options.labels.get(k, d) for k, d in
                              (("user", "system_u"), ("role", "system_r"), ("type", "container_t"), ("level", "s0")))
