@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pallet.errors import ConfigError
-from pallet.network.addr import ip_to_int
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -30,6 +29,8 @@ def parse_add_host(spec: str, gateway: str = "") -> tuple[str, str]:
             raise ConfigError(f"invalid --add-host {spec!r}: host-gateway needs a network with a gateway")
         ip = gateway
     if ":" not in ip:
+        from pallet.network.addr import ip_to_int  # only for --add-host: not on every run's path
+
         ip_to_int(ip, f"--add-host {spec!r}")
     return name, ip
 
@@ -82,6 +83,8 @@ def build_resolv_conf(host_text: str, *, dns: Sequence[str] = (),
             options += fields[1:]
     for server in dns:
         if ":" not in server:
+            from pallet.network.addr import ip_to_int
+
             ip_to_int(server, f"--dns {server!r}")
     if dns:
         servers = list(dns)
