@@ -57,6 +57,29 @@ def _links() -> set[str]:
     return {line.split(":")[1].strip().split("@")[0] for line in out.splitlines() if ":" in line}
 
 
+PEER_CGROUPS = ("docker", "libpod_parent")  # what dockerd and conmon make under cgroupfs
+
+
+def _peer_cgroups() -> set[str]:
+    out = set()
+    for hierarchy in os.listdir("/sys/fs/cgroup"):
+        for name in PEER_CGROUPS:
+            path = os.path.join("/sys/fs/cgroup", hierarchy, name)
+            if os.path.isdir(path):
+                out.add(path)
+    return out
+
+
+def _remove_cgroups(paths: set[str]) -> None:
+    """rmdir these cgroups, their (empty) children first; a cgroup with processes stays."""
+    for top in sorted(paths):
+        for dirpath, _dirs, _files in sorted(os.walk(top), key=lambda e: -len(e[0])):
+            try:
+                os.rmdir(dirpath)
+            except OSError:
+                pass
+
+
 def _umount_under(path: str) -> None:
     with open("/proc/self/mountinfo") as f:
         points = [line.split()[4] for line in f if line.split()[4].startswith(path)]
@@ -72,11 +95,19 @@ def pallet_store(base: str) -> Iterator[list[str]]:
     root, run = os.path.join(base, "pallet-root"), os.path.join(base, "pallet-run")
     build_busybox(ImageStore(root))
     pallet = [os.path.join(os.path.dirname(sys.executable), "pallet"), "--root", root, "--runroot", run]
+    tables, links = _nft_tables(), _links()
     try:
         yield pallet
     finally:
         subprocess.run([*pallet, "container", "prune", "-f"], capture_output=True)
         subprocess.run([*pallet, "network", "prune", "-f"], capture_output=True)
+        # The store's default network (bridge pallet0, nft table "pallet") outlives prune: drop them
+        # when this run made them.
+        for link in sorted(_links() - links):
+            if link.startswith("pallet"):
+                subprocess.run(["ip", "link", "del", link], capture_output=True)
+        if "table ip pallet" in _nft_tables() - tables:
+            subprocess.run(["nft", "delete", "table", "ip", "pallet"], capture_output=True)
 
 
 @contextlib.contextmanager
@@ -172,6 +203,7 @@ def main() -> int:
     args = parser.parse_args()
     base = tempfile.mkdtemp(prefix="pallet-bench-run-")
     variants: dict[str, tuple[list[str], dict[str, str] | None]] = {}
+    cgroups_before = _peer_cgroups()
     try:
         with contextlib.ExitStack() as stack:
             pallet = stack.enter_context(pallet_store(base))
@@ -217,6 +249,7 @@ def main() -> int:
     finally:
         _umount_under(base)
         shutil.rmtree(base, ignore_errors=True)
+        _remove_cgroups(_peer_cgroups() - cgroups_before)  # the peers' parent cgroups this run made
     print(f"run --rm busybox true: median of {args.n} interleaved runs (ms), ratio to pallet's median")
     for name, values in samples.items():
         if name in failed or not values:
