@@ -74,6 +74,7 @@ def test_detect_layouts(tmp_path: Path) -> None:
     os.symlink("cpu,cpuacct", v1 / "cpuacct")
     lay = detect(str(v1))
     assert lay.mode == "v1"
+    assert new_manager(None, "abc", root=str(v1)).self_joins  # no unified tree: joins by itself
     assert lay.v1 == {"cpu": str(v1 / "cpu,cpuacct"), "cpuacct": str(v1 / "cpu,cpuacct"), "memory": str(v1 / "memory")}
 
     v2 = tmp_path / "v2"
@@ -96,11 +97,9 @@ def test_v1_create_add_set_destroy(tmp_path: Path) -> None:
     m.add(4242)
     assert (root / "pids/p/c1/cgroup.procs").read_text() == "4242"
     assert (root / "unified/p/c1/cgroup.procs").read_text() == "4242"
-    # A process that joined its v1 cgroups itself is added to the unified one only.
-    m.add(4343, v1=False)
-    assert (root / "unified/p/c1/cgroup.procs").read_text() == "4343"
-    assert (root / "pids/p/c1/cgroup.procs").read_text() == "4242"
-    # join_self: "0" (the caller) to tasks of every v1 hierarchy, none to the unified tree.
+    # join_self: "0" (the caller) to tasks of every v1 hierarchy, none to the unified tree; the
+    # runtime uses it only where there is no unified tree (a pid must be written there).
+    assert not m.self_joins
     m.join_self()
     for c in V1_CTRLS:
         assert (root / c / "p/c1/tasks").read_text() == "0", c

@@ -21,6 +21,10 @@ import sys
 
 from pallet.runtime.cliparse import Option, UsageError, help_text, parse
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from pallet.runtime.cgroups.warmup import MigrationWarmup
+
 VERSION = "0.1.0"
 SPEC_VERSION = "1.2.0"
 
@@ -119,6 +123,7 @@ def main(argv: list[str] | None = None) -> int:
 def _main(argv: list[str]) -> int:
     from pallet.runtime import log
 
+    warmup: MigrationWarmup | None = None
     try:
         gargs, rest = _split_global(argv)
         gvals, _ = parse(gargs, GLOBAL_OPTIONS, command="pallet-runtime")
@@ -139,6 +144,12 @@ def _main(argv: list[str]) -> int:
         name = ALIASES.get(rest[0], rest[0])
         if name not in COMMANDS:
             raise UsageError(f"no such command {rest[0]!r} (see 'pallet-runtime --help')")
+        if name in ("create", "run"):
+            # The kernel's wait for the container's first cgroup move, paid beside the imports
+            # and the config (stopped by the create, or below on any way out).
+            from pallet.runtime.cgroups.warmup import start_warmup
+
+            warmup = start_warmup()
         import importlib
 
         module = importlib.import_module("pallet.runtime.commands." + name.replace("-", "_"))
@@ -156,6 +167,9 @@ def _main(argv: list[str]) -> int:
         return 130
     except Exception as exc:  # the one place that turns errors into messages and exit codes
         return _report(exc)
+    finally:
+        if warmup is not None:
+            warmup.stop()
 
 
 def _report(exc: BaseException) -> int:

@@ -151,10 +151,28 @@ def create(
 
     opts = opts or CreateOptions()
     log.step("create")
-    validate_id(cid)
-    bundle = os.path.abspath(bundle)
-    config = load_bundle(bundle)
-    log.step("config.json loaded and validated")
+    from pallet.runtime.cgroups.warmup import start_warmup
+
+    # The first move into the container's cgroup waits for the kernel (see cgroups.warmup): let
+    # that wait run now, beside reading the config and working out the plan.
+    warmup = start_warmup()
+    try:
+        validate_id(cid)
+        bundle = os.path.abspath(bundle)
+        config = load_bundle(bundle)
+        log.step("config.json loaded and validated")
+        return _create(root, cid, bundle, config, opts, keep_console, sys, durable)
+    finally:
+        if warmup is not None:
+            warmup.stop()
+
+
+def _create(
+    root: str, cid: str, bundle: str, config: dict[str, object], opts: CreateOptions, keep_console: bool,
+    sys: System | None, durable: bool,
+) -> tuple[Container, Started]:
+    from pallet.runtime import log
+
     setup = _prepare(cid, config, bundle, root)
     log.step("namespaces, capabilities and seccomp worked out")
     if setup.terminal and not opts.console_socket and not keep_console:
@@ -180,7 +198,7 @@ def create(
         os.mkfifo(fifo, 0o622)
         os.chmod(fifo, 0o622)  # not narrowed by the umask: the container's user opens it to wait
         setup.fifo_fd = os.open(fifo, os.O_PATH | os.O_CLOEXEC)
-        manager.create(v1_later=True)  # the v1 directories: see process.parent
+        manager.create()
         made_cgroup = True
         log.step("cgroup created")
         hooks_state = {"ociVersion": "1.2.0", "id": cid, "bundle": bundle,

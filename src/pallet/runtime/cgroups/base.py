@@ -204,9 +204,10 @@ def wait_empty(pids_fn: object, timeout: float) -> bool:
 def join_self_v1(directories: list[str]) -> None:
     """Move the calling process into each v1 cgroup in ``directories`` by writing "0" to tasks.
 
-    A thread moving itself is the one migration the kernel makes without the global threadgroup
-    lock (and its grace-period wait).  For a single-threaded process (a freshly forked child) the
-    thread is the whole process, and the children it forks afterwards are born in these cgroups.
+    A thread moving itself is the one migration the kernel makes without its global threadgroup
+    lock (whose first taker waits for an RCU grace period: 5-20 ms here).  For a single-threaded
+    process (a freshly forked child) the thread is the whole process, and the children it forks
+    afterwards are born in these cgroups.
     """
     for d in directories:
         write(os.path.join(d, "tasks"), "0")
@@ -216,6 +217,12 @@ class CgroupManager:
     """One container's cgroup in every hierarchy of the host (see the v1 and v2 implementations)."""
 
     version: int = 0
+    # True where the runtime's processes join the cgroup themselves (join_self) instead of being
+    # added by pid: a pure v1 host.  Where a unified hierarchy exists, a pid must be written there
+    # (a thread may not move itself across domains), that write holds the kernel's cgroup mutex
+    # through its grace period, and a child's own moves would only queue behind it: the parent
+    # adds the pids, while the intermediate goes on with the namespaces.
+    self_joins: bool = False
 
     def __init__(self, root: str, path: str) -> None:
         self.root = root
@@ -243,22 +250,16 @@ class CgroupManager:
         """Controllers this manager can use on the host (for check())."""
         raise NotImplementedError
 
-    def create(self, *, v1_later: bool = False) -> None:
-        """Make the cgroup's directories.  With ``v1_later`` the v1 ones wait for create_v1(): the
-        runtime makes them while its write to the unified cgroup waits for the kernel."""
+    def create(self) -> None:
         raise NotImplementedError
 
-    def create_v1(self) -> None:
-        """Make the v1 directories that create(v1_later=True) held back (nothing on v2)."""
-
-    def add(self, pid: int, *, v1: bool = True) -> None:
-        """Place ``pid`` in the cgroup: every hierarchy, or (``v1=False``) only the unified one,
-        for a process that has joined its v1 cgroups itself (join_self)."""
+    def add(self, pid: int) -> None:
         raise NotImplementedError
 
     def join_self(self) -> None:
-        """Move the calling single-threaded process into its v1 cgroups without the kernel's
-        global lock (see join_self_v1); nothing on a pure v2 host (add places it there)."""
+        """Move the calling single-threaded process into the cgroup without the kernel's global
+        lock (where self_joins; see join_self_v1)."""
+        raise NotImplementedError
 
     def set(self, resources: dict[str, object] | None) -> None:
         raise NotImplementedError

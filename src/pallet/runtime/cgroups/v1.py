@@ -109,7 +109,7 @@ class V1Manager(CgroupManager):
         return self.dirs.get(controller)
 
     # --- lifecycle -------------------------------------------------------------------------------
-    def create(self, *, v1_later: bool = False) -> None:
+    def create(self) -> None:
         leaf_dirs = self._unique_dirs()
         if any(os.path.isdir(d) for d in leaf_dirs):
             fz = self.dirs.get("freezer")
@@ -119,27 +119,11 @@ class V1Manager(CgroupManager):
                     refuse_busy(d, frozen)
         made: list[str] = []
         try:
+            mounts = list(dict.fromkeys(self.v1.values()))
+            for mount in mounts:
+                made += make_dirs(mount, self.path)
             if self.unified:
                 made += make_dirs(self.unified, self.path)
-        except Exception:
-            for d in reversed(made):
-                remove_if_empty(d)
-            raise
-        self.created = made
-        if not v1_later:
-            try:
-                self.create_v1()
-            except Exception:
-                for d in reversed(made):
-                    remove_if_empty(d)
-                self.created = []
-                raise
-
-    def create_v1(self) -> None:
-        made: list[str] = []
-        try:
-            for mount in dict.fromkeys(self.v1.values()):
-                made += make_dirs(mount, self.path)
             cs = self.v1.get("cpuset")
             if cs:
                 self._init_cpuset(cs)
@@ -147,7 +131,7 @@ class V1Manager(CgroupManager):
             for d in reversed(made):
                 remove_if_empty(d)
             raise
-        self.created += made
+        self.created = made
 
     def _init_cpuset(self, mount: str) -> None:
         """A new v1 cpuset cgroup has no CPUs and no memory nodes: copy its parent's, top down."""
@@ -161,8 +145,12 @@ class V1Manager(CgroupManager):
                     write(os.path.join(d, name), read_or(os.path.join(parent, name)).strip() or "\n")
             parent = d
 
-    def add(self, pid: int, *, v1: bool = True) -> None:
-        for d in self._unique_dirs() if v1 else [self.udir] if self.udir else []:
+    @property
+    def self_joins(self) -> bool:  # type: ignore[override]
+        return not self.unified
+
+    def add(self, pid: int) -> None:
+        for d in self._unique_dirs():
             write(os.path.join(d, "cgroup.procs"), str(pid))
 
     def join_self(self) -> None:

@@ -129,7 +129,7 @@ class V2Manager(CgroupManager):
         return nearest_text(self.root, self.path, names)
 
     # --- lifecycle -------------------------------------------------------------------------------
-    def create(self, *, v1_later: bool = False) -> None:
+    def create(self) -> None:
         existed = os.path.isdir(self.dir)
         if existed:
             refuse_busy(self.dir, read_or(os.path.join(self.dir, "cgroup.freeze")).strip() == "1")
@@ -146,7 +146,7 @@ class V2Manager(CgroupManager):
             self.created = []
             raise
 
-    def add(self, pid: int, *, v1: bool = True) -> None:
+    def add(self, pid: int) -> None:
         write(os.path.join(self.dir, "cgroup.procs"), str(pid))
 
     def set(self, resources: dict[str, Any] | None) -> None:

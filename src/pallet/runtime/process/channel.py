@@ -9,8 +9,6 @@ The protocol of ``create`` (P = the runtime, I = the intermediate child, C = the
     =====  ==========  =================================================================
     from   type        meaning
     =====  ==========  =================================================================
-    P->I   cgroups     P made the v1 cgroups (while its write of I's pid to the unified
-                       cgroup waits for the kernel): I joins them itself
     I->P   userns      I unshared a user namespace: P writes uid_map and gid_map
     P->I   maps_done   the maps are written
     I->P   init_pid    I forked C; ``pid`` is C's pid in P's PID namespace; I exits

@@ -79,26 +79,17 @@ def intermediate(setup: Setup, chan: Channel, sys: System) -> None:
     """
     step = Step()
     try:
+        if setup.cgroup is not None and setup.cgroup.self_joins:
+            # Before any namespace (a user namespace could no longer write the host's cgroup
+            # files); the init forked below is born in the cgroup.
+            step.name = "join the cgroup"
+            setup.cgroup.join_self()
         preload(setup)
         from pallet.runtime import namespaces
 
         prctl.set_dumpable(False)
         plan = setup.ns
         assert plan is not None
-        early = plan.unshare & ~c.CLONE_NEWCGROUP
-        # New namespaces other than the user one change nothing of this process's view of the
-        # host's cgroup files: make them while the parent makes the v1 cgroups.  Joined ones (a
-        # mount namespace by path) and a user namespace must wait until the cgroups are joined.
-        first = early if not plan.joins and not plan.new_user else 0
-        if first:
-            step.name = "create namespaces"
-            sys.unshare(first)
-        if setup.cgroup is not None:
-            # Once the parent has made the v1 cgroups; the init forked below is born in them.  The
-            # parent adds the unified one.
-            step.name = "join the cgroup"
-            chan.expect("cgroups", who="pallet-runtime")
-            setup.cgroup.join_self()
         step.name = "join namespaces"
         namespaces.join(sys, namespaces.open_joins(plan))
         if plan.new_user:
@@ -108,7 +99,8 @@ def intermediate(setup: Setup, chan: Channel, sys: System) -> None:
             chan.expect("maps_done", who="pallet-runtime")
             os.setresgid(0, 0, 0)
             os.setresuid(0, 0, 0)
-        if early and not first:
+        early = plan.unshare & ~c.CLONE_NEWCGROUP
+        if early:
             step.name = "create namespaces"
             sys.unshare(early)
         offsets = setup.linux.get("timeOffsets")
@@ -525,7 +517,7 @@ def exec_child(setup: Setup, chan: Channel, sys: System) -> None:
     """A process joining a running container (pallet-runtime exec).  Never returns."""
     step = Step()
     try:
-        if setup.cgroup is not None:
+        if setup.cgroup is not None and setup.cgroup.self_joins:
             step.name = "join the container's cgroup"
             setup.cgroup.join_self()
         preload(setup)

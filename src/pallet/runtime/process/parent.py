@@ -14,7 +14,6 @@ from pallet.runtime.process.channel import Channel
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from pallet._linux.system import System
-    from pallet.runtime.cgroups import CgroupManager
     from pallet.runtime.process.setup import Setup
 
 
@@ -131,50 +130,17 @@ def run_children(setup: Setup, sys: System, hooks_state: dict[str, object] | Non
     return started
 
 
-def _place_while_making_v1(cgroup: CgroupManager, ipid: int, chan: Channel) -> None:
-    """Write the intermediate's pid to the unified cgroup while the v1 cgroups are made.
-
-    That write takes the kernel's global threadgroup lock, and waits first for an RCU grace period
-    (5-20 ms here): it runs on a thread while this one makes the v1 directories (a few ms of the
-    kernel making memory and cpu cgroups), then tells the intermediate, which joins them itself
-    (join_self: a thread moving itself skips the lock).  The thread is over before this returns, so
-    the runtime never forks while it runs.
-    """
-    import _thread
-
-    failure: list[BaseException] = []
-    done = _thread.allocate_lock()
-    done.acquire()
-
-    def place() -> None:
-        try:
-            cgroup.add(ipid, v1=False)
-        except BaseException as exc:
-            failure.append(exc)
-        finally:
-            done.release()
-
-    _thread.start_new_thread(place, ())
-    try:
-        cgroup.create_v1()
-        chan.send("cgroups")
-    finally:
-        done.acquire()
-    if failure:
-        raise failure[0]
-
-
 def _drive(setup: Setup, chan: Channel, started: Started, ipid: int, hooks_state: dict[str, object] | None) -> None:
     from pallet.runtime import log
 
     who = "the container's init"
     log.step(f"forked {ipid}")
-    if setup.cgroup is not None:
-        if setup.is_exec:
-            # The exec child joins its v1 cgroups itself (join_self: no global lock).
-            setup.cgroup.add(ipid, v1=False)
-        else:
-            _place_while_making_v1(setup.cgroup, ipid, chan)
+    if setup.cgroup is not None and not setup.cgroup.self_joins:
+        # At once, while the intermediate makes the namespaces: the kernel makes the first move
+        # into a cgroup wait for an RCU grace period (unless cgroups.warmup has paid it); the
+        # init's own move, moments later, then does not wait again.  (Where self_joins, the
+        # intermediate joins by itself and the init is born in the cgroup.)
+        setup.cgroup.add(ipid)
         log.step("intermediate placed in the cgroup")
     if setup.is_exec:
         # exec: the child is in the cgroup before it forks the process
@@ -205,12 +171,12 @@ def _drive(setup: Setup, chan: Channel, started: Started, ipid: int, hooks_state
             if status != 0 and not started.pid:
                 raise RuntimeFailure("the intermediate process failed", step="fork")
             if not setup.is_exec:
-                # The init builds the root filesystem meanwhile; it waits for "go" only before its
-                # cgroup namespace, its cgroup mounts and anything it runs.  It was born in the v1
-                # cgroups; the unified one is written again in case it was forked first.
+                # The init builds the root filesystem meanwhile (the first write to a v1
+                # cgroup.procs waits for an RCU grace period: milliseconds); it waits for "go" only
+                # before its cgroup namespace, its cgroup mounts and anything it runs.
                 try:
-                    if setup.cgroup is not None:
-                        setup.cgroup.add(started.pid, v1=False)
+                    if setup.cgroup is not None and not setup.cgroup.self_joins:
+                        setup.cgroup.add(started.pid)
                         log.step("init placed in the cgroup")
                         setup.cgroup.set(setup.resources)
                         log.step("resources set")

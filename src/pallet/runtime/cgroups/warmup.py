@@ -1,0 +1,131 @@
+"""Pay the kernel's wait for the next cgroup migration early, on a thread, while other work goes on.
+
+Moving a process into a cgroup (a pid written to ``cgroup.procs``) takes the kernel's global
+threadgroup lock for writing.  When that lock has been idle for a while, the writer first waits for
+an RCU grace period: 5-20 ms on this kind of machine, on the start path of every container (runc
+pays it too).  Writers that come while one waits, or within about one more grace period after it,
+do not wait again.
+
+A write the kernel refuses after it has taken the lock starts that wait without moving anything: a
+thread writing its own id to ``cgroup.threads`` of a cgroup in another domain is refused with
+EOPNOTSUPP (a thread may not leave its domain), and the kernel checks that only once it holds the
+lock.  The warm-up makes a cgroup of its own at the top of the unified hierarchy
+(``pallet-warmup-<pid>``), checks that it is a domain of its own (so the refusal is certain: the
+thread is not in it), writes its thread id there every few milliseconds until it is stopped, then
+removes the cgroup.  Nothing is ever moved, and no cgroup but its own is written.  On a pure v1 host
+there is no unified hierarchy and nothing to warm: the runtime's moves there are made by the moving
+process itself, which takes no global lock (see ``CgroupManager.join_self``).
+
+The thread only makes system calls; a fork while it runs leaves a single-threaded child.
+"""
+
+from __future__ import annotations
+
+import _thread
+import os
+import time
+
+# After the first write (which waits), one write every few ms keeps the kernel from going back to
+# idle (it does so about one grace period after the last writer): fewer wake-ups of this thread,
+# which takes the interpreter's lock for a moment at each.
+_PERIOD = 0.003
+
+
+class MigrationWarmup:
+    """A thread keeping the kernel's cgroup migration lock warm until ``stop()``."""
+
+    def __init__(self, unified: str) -> None:
+        self.directory = os.path.join(unified, f"pallet-warmup-{os.getpid()}")
+        self._wake = _thread.allocate_lock()
+        self._done = _thread.allocate_lock()
+        self.running = False
+        self.refused = 0  # writes the kernel refused (each one took its lock first)
+        self._tid = 0
+
+    def start(self) -> MigrationWarmup:
+        self._wake.acquire()
+        self._done.acquire()
+        try:
+            _thread.start_new_thread(self._run, ())
+        except RuntimeError:
+            self._wake.release()
+            self._done.release()
+            return self
+        self.running = True
+        return self
+
+    def stop(self) -> None:
+        """Stop poking; return once the thread has removed its cgroup and ended."""
+        if not self.running:
+            return
+        self.running = False
+        self._wake.release()
+        self._done.acquire()
+        self._done.release()
+        # The thread has released _done on its way out: wait until the kernel has let it go too,
+        # so that the process counts one thread again (the in-process runtime checks it).
+        task = f"/proc/self/task/{self._tid}"
+        for _ in range(10000):
+            if not self._tid or not os.path.exists(task):
+                break
+            time.sleep(0.0001)
+
+    def _run(self) -> None:
+        self._tid = _thread.get_native_id()
+        made = False
+        try:
+            os.mkdir(self.directory, 0o755)
+            made = True
+            if _is_own_domain(self.directory):
+                self._poke()
+        except OSError:
+            pass  # no warm-up: the move pays its own wait
+        finally:
+            if made:
+                try:
+                    os.rmdir(self.directory)
+                except OSError:
+                    pass
+            self._done.release()
+
+    def _poke(self) -> None:
+        tid = str(self._tid).encode()
+        fd = os.open(os.path.join(self.directory, "cgroup.threads"), os.O_WRONLY | os.O_CLOEXEC)
+        try:
+            while True:
+                try:
+                    os.write(fd, tid)
+                except OSError:
+                    self.refused += 1  # EOPNOTSUPP, after the kernel took (and waited for) its lock
+                else:
+                    return  # moved after all (not possible into a domain of its own): stop now
+                if self._wake.acquire(timeout=_PERIOD):
+                    return
+        finally:
+            os.close(fd)
+
+
+def _is_own_domain(directory: str) -> bool:
+    try:
+        with open(os.path.join(directory, "cgroup.type")) as f:
+            return f.read().strip() == "domain"
+    except OSError:
+        return False
+
+
+_current: MigrationWarmup | None = None
+
+
+def start_warmup(root: str = "/sys/fs/cgroup") -> MigrationWarmup | None:
+    """Start warming, or return the warm-up this process already runs; None when the host has no
+    unified hierarchy.  Whoever gets it stops it (stop() is idempotent)."""
+    global _current
+    if _current is not None and _current.running:
+        return _current
+    from pallet.runtime.cgroups.detect import detect
+
+    unified = detect(root).unified
+    if not unified:
+        return None
+    _current = MigrationWarmup(unified).start()
+    return _current

@@ -1,0 +1,67 @@
+"""The cgroup migration warm-up: its own cgroup at the top of the unified tree, refused writes
+only (nothing moved), everything removed and the thread gone when it stops."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+from pallet.runtime.cgroups.detect import detect
+from pallet.runtime.cgroups.warmup import MigrationWarmup, start_warmup
+
+UNIFIED = detect().unified
+pytestmark = pytest.mark.skipif(UNIFIED is None, reason="no unified cgroup hierarchy on this host")
+
+
+def _threads() -> int:
+    return len(os.listdir("/proc/self/task"))
+
+
+def _cgroups_of_tasks() -> dict[str, str]:
+    return {t: Path(f"/proc/self/task/{t}/cgroup").read_text() for t in os.listdir("/proc/self/task")}
+
+
+def test_warmup_pokes_moves_nothing_and_cleans_up() -> None:
+    before = _cgroups_of_tasks()
+    threads = _threads()
+    w = start_warmup()
+    assert isinstance(w, MigrationWarmup) and w.running
+    try:
+        deadline = time.monotonic() + 5
+        while w.refused < 2 and time.monotonic() < deadline:
+            time.sleep(0.005)
+        assert os.path.isdir(w.directory)
+        assert os.path.dirname(w.directory) == UNIFIED
+        assert w.refused >= 2  # the kernel refused the thread's own id, again and again
+        assert not Path(w.directory, "cgroup.procs").read_text().strip()
+        assert not Path(w.directory, "cgroup.threads").read_text().strip()
+        # The process's own threads stayed where they were.
+        assert all(before[t] == text for t, text in _cgroups_of_tasks().items() if t in before)
+        assert start_warmup() is w  # one per process
+    finally:
+        w.stop()
+    assert not w.running
+    assert not os.path.exists(w.directory)
+    assert _threads() == threads
+    w.stop()  # twice is fine
+
+
+def test_no_unified_tree_no_warmup(tmp_path: Path) -> None:
+    (tmp_path / "memory").mkdir()
+    (tmp_path / "memory" / "cgroup.procs").write_text("")
+    assert start_warmup(str(tmp_path)) is None
+
+
+def test_a_cli_create_that_fails_leaves_no_warmup_cgroup(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    (tmp_path / "config.json").write_text("{not json")
+    out = subprocess.run([os.path.join(os.path.dirname(sys.executable), "pallet-runtime"), "--root",
+                          str(tmp_path / "state"), "create", "--bundle", str(tmp_path), "x1"],
+                         capture_output=True, text=True)
+    assert out.returncode != 0 and "config.json" in out.stderr
+    assert not [d for d in os.listdir(UNIFIED or "/") if d.startswith("pallet-warmup-")]
