@@ -199,3 +199,36 @@ def test_help_lists_every_flag_with_a_line(pallet: Pallet) -> None:
         if flag in ("--help",):
             continue
         assert flag in row or flag in documented, f"{flag} of run --help is not in docs/cli.md"
+
+
+# The in-process runtime takes the engine's spec as it is (no second read or validation at every
+# run): the specs the engine writes for the flag families must pass the runtime's own validator.
+SPEC_FLAG_SETS = [
+    [],
+    ["-e", "A=1", "-w", "/w", "-u", "1:2", "--hostname", "h", "--entrypoint", "sh"],
+    ["-m", "64m", "--memory-swap", "128m", "--memory-reservation", "32m", "--cpus", "0.5", "--cpu-shares", "512",
+     "--cpuset-cpus", "0", "--cpuset-mems", "0", "--pids-limit", "50", "--blkio-weight", "300"],
+    ["--device-read-bps", "/dev/vda:1mb", "--device-write-iops", "/dev/vda:100", "--device", "/dev/null:/dev/n2",
+     "--device-cgroup-rule", "c 1:3 rwm"],
+    ["--cap-drop", "ALL", "--cap-add", "NET_ADMIN", "--security-opt", "no-new-privileges",
+     "--security-opt", "seccomp=unconfined", "--read-only", "--tmpfs", "/t:size=1m"],
+    ["--privileged", "--ulimit", "nofile=1024:2048", "--sysctl", "net.ipv4.ip_forward=1",
+     "--oom-score-adj", "100", "--oom-kill-disable", "--init"],
+    ["-t", "-i", "--label", "a=b", "--stop-signal", "SIGINT", "-v", "specvol:/data"],
+]
+
+
+@pytest.mark.parametrize("flags", SPEC_FLAG_SETS, ids=lambda f: " ".join(f)[:40] or "defaults")
+def test_engine_specs_pass_the_runtime_validator(pallet: Pallet, flags: list[str]) -> None:
+    from pallet.oci.validate import validate_config
+
+    cid = pallet.out("create", "--network", "none", *flags, "busybox", "true")
+    try:
+        pallet("start", cid)
+        pallet("wait", cid)
+        bundle = pallet.root / "containers" / cid / "bundle"
+        spec = json.loads((bundle / "config.json").read_text())
+        assert spec["linux"]["cgroupsPath"].endswith(cid)
+        validate_config(spec)
+    finally:
+        pallet("rm", "-f", "-v", cid, check=False)

@@ -35,8 +35,9 @@ def _write(path: str, text: str) -> None:
     os.replace(tmp, path)
 
 
-def prepare(engine: Engine, record: Record) -> str:
-    """Mount the root filesystem and write the bundle; returns the bundle directory."""
+def prepare(engine: Engine, record: Record) -> tuple[str, dict[str, Any]]:
+    """Mount the root filesystem and write the bundle; returns the bundle directory and the spec
+    written to its config.json (the in-process runtime takes it as it is)."""
     from pallet import fastjson
     from pallet.engine import images, networking, specgen
 
@@ -80,7 +81,7 @@ def prepare(engine: Engine, record: Record) -> str:
     except BaseException:
         images.unmount_rootfs(rootfs)
         raise
-    return bundle
+    return bundle, spec
 
 
 def make_dirs_in_root(rootfs: str, path: str, owner: tuple[int, int] | None = None) -> None:

@@ -94,6 +94,7 @@ class InProcessRuntime:
         console_socket: str | None = None,
         *,
         durable: bool = True,
+        spec: dict[str, object] | None = None,
     ) -> int:
         """Create the container (its init waits for start); returns the init's pid.
 
@@ -102,6 +103,9 @@ class InProcessRuntime:
         from pallet.runtime import lifecycle
 
         del pid_file
+        from pallet.runtime.cgroups.warmup import stop_warmup
+
+        stop_warmup()  # lifecycle.create starts its own at once: the kernel stays warm
         threads = thread_count()
         if threads != 1:
             raise RuntimeFailure(
@@ -111,7 +115,8 @@ class InProcessRuntime:
         opts = lifecycle.CreateOptions(console_socket=console_socket or "")
         with _Stdio(stdio):
             try:
-                _container, started = lifecycle.create(self.state_root, cid, bundle, opts, durable=durable)
+                _container, started = lifecycle.create(self.state_root, cid, bundle, opts, durable=durable,
+                                                       config=spec)
             except PalletError:
                 raise
             except OSError as exc:

@@ -122,11 +122,13 @@ class OCIRuntime:
         console_socket: str | None = None,
         *,
         durable: bool = True,
+        spec: dict[str, object] | None = None,
     ) -> int:
         """Create the container (its init waits for start); returns the init's pid.
 
-        ``durable`` is for the in-process runtime's shape: a binary writes its state as it does."""
-        del durable
+        ``durable`` and ``spec`` are for the in-process runtime's shape: a binary writes its state as
+        it does, and reads the bundle's config.json."""
+        del durable, spec
         args = ["create", "--bundle", bundle, "--pid-file", pid_file]
         if console_socket:
             args += ["--console-socket", console_socket]

@@ -144,8 +144,8 @@ class Engine:
             rt = self.runtime(record["HostConfig"].get("Runtime") or self.default_runtime())
             rt.delete(cid, force=True)  # a leftover of an earlier run, if any
             try:
-                bundle_dir = bundle.prepare(self, record)
-                pid = rt.create(cid, bundle_dir, os.path.join(bundle_dir, "pid"), stdio, console_socket,
+                bundle_dir, spec = bundle.prepare(self, record)
+                pid = rt.create(cid, bundle_dir, os.path.join(bundle_dir, "pid"), stdio, console_socket, spec=spec,
                                 durable=not record["HostConfig"].get("AutoRemove"))
                 networking.created(self, record, pid)
                 rt.start(cid)

@@ -140,12 +140,15 @@ def container_resources(linux: dict[str, object]) -> dict[str, object]:
 
 def create(
     root: str, cid: str, bundle: str, opts: CreateOptions | None = None, *, sys: System | None = None,
-    keep_console: bool = False, durable: bool = True,
+    keep_console: bool = False, durable: bool = True, config: dict[str, object] | None = None,
 ) -> tuple[Container, Started]:
     """Create a container: set up everything, leave its init waiting for start.
 
     With ``keep_console`` the pty master stays with the caller (foreground run) instead of being sent
-    to the console socket.
+    to the console socket.  ``config`` is the bundle's config.json as the caller has just written it
+    (the engine's in-process runtime, with its own 64-hex ids): it is used as it is, neither read
+    again nor validated (the engine's specs are validated by its tests); otherwise the id is checked
+    and config.json is read and validated.
     """
     from pallet.runtime import log
 
@@ -157,10 +160,11 @@ def create(
     # that wait run now, beside reading the config and working out the plan.
     warmup = start_warmup()
     try:
-        validate_id(cid)
         bundle = os.path.abspath(bundle)
-        config = load_bundle(bundle)
-        log.step("config.json loaded and validated")
+        if config is None:
+            validate_id(cid)
+            config = load_bundle(bundle)
+            log.step("config.json loaded and validated")
         return _create(root, cid, bundle, config, opts, keep_console, sys, durable)
     finally:
         if warmup is not None:

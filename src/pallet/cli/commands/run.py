@@ -16,6 +16,19 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace, ctx: Context) -> int:
+    from pallet.runtime.cgroups.warmup import start_warmup
+
+    # The kernel's wait for the container's first cgroup move, paid while the engine makes the
+    # record, the snapshot and the bundle (the runtime's create stops it; see cgroups.warmup).
+    warmup = start_warmup()
+    try:
+        return _run(args, ctx)
+    finally:
+        if warmup is not None:
+            warmup.stop()
+
+
+def _run(args: argparse.Namespace, ctx: Context) -> int:
     from pallet.cli.commands.create import create
 
     engine = ctx.engine()

@@ -116,6 +116,12 @@ def _is_own_domain(directory: str) -> bool:
 _current: MigrationWarmup | None = None
 
 
+def stop_warmup() -> None:
+    """Stop the warm-up this process runs, if any (before a fork that needs a single thread)."""
+    if _current is not None:
+        _current.stop()
+
+
 def start_warmup(root: str = "/sys/fs/cgroup") -> MigrationWarmup | None:
     """Start warming, or return the warm-up this process already runs; None when the host has no
     unified hierarchy.  Whoever gets it stops it (stop() is idempotent)."""

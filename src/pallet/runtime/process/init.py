@@ -40,12 +40,12 @@ def preload(setup: Setup) -> None:
     After pivot_root (or setns into the container's mount namespace) the host's sys.path names
     directories inside the container: an import would then fail, or worse, run the image's code.
     """
-    import resource  # noqa: F401
-
     import pallet._linux.host  # noqa: F401
     from pallet.runtime import hooks, log  # noqa: F401
     from pallet.runtime.rootfs import devices, finalize, mounts  # noqa: F401
 
+    if setup.process.get("rlimits"):
+        import resource  # noqa: F401
     if setup.terminal:
         from pallet.runtime import console  # noqa: F401
     if setup.caps is not None:
@@ -63,6 +63,11 @@ def cut_import_path() -> None:
 
     sys.path.clear()
     sys.path_importer_cache.clear()
+    # The launchers' module index names host paths: inside the container's root they would name the
+    # container's files.  (Loaded already if a launcher installed it: nothing is imported here.)
+    modindex = sys.modules.get("pallet.modindex")
+    if modindex is not None:
+        modindex.uninstall()
 
 
 class Step:
@@ -294,8 +299,6 @@ def prepare_process(
     setup: Setup, chan: Channel, step: Step, master_slave: tuple[int, int] | None, *, is_init: bool
 ) -> None:
     """From the container's root: limits, user, privileges, cwd; then wait for start and exec."""
-    import resource
-
     process = setup.process
     step.name = "process.oomScoreAdj"
     oom = process.get("oomScoreAdj")
@@ -309,6 +312,8 @@ def prepare_process(
     step.name = "process.rlimits"
     rlimits = process.get("rlimits") or []
     assert isinstance(rlimits, list)
+    if rlimits:
+        import resource  # preloaded
     for i, rl in enumerate(rlimits):
         kind = str(rl.get("type"))
         if kind not in _RLIMITS:
