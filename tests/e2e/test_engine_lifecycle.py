@@ -45,6 +45,19 @@ def test_rm_detached_is_removed_after_exit_and_logs_survive_cli(pallet: Pallet) 
     assert log["stream"] == "stdout" and log["log"] == "from-detached\n" and log["time"].endswith("Z")
 
 
+def test_stop_wait_rm_of_an_auto_removed_container(pallet: Pallet) -> None:
+    # As docker: the container goes with its record, and stop, wait and rm -f still succeed (wait
+    # with the exit code, from the container's "die" event).
+    cid = pallet.out("run", "-d", "--rm", "--network", "none", "busybox", "sleep", "30")
+    assert pallet.out("stop", "-t", "1", cid) == cid
+    assert pallet("inspect", cid, check=False).returncode == 1
+    cid = pallet.out("run", "-d", "--rm", "--network", "none", "busybox", "sh", "-c", "sleep 0.3; exit 3")
+    assert pallet.out("wait", cid) == "3"
+    cid = pallet.out("run", "-d", "--rm", "--network", "none", "busybox", "sleep", "30")
+    assert pallet.out("rm", "-f", cid) == cid
+    assert pallet.out("ps", "-a", "-q") == ""
+
+
 def test_restart_on_failure_counts(pallet: Pallet) -> None:
     pallet("run", "-d", "--name", "flaky", "--restart", "on-failure:2", "busybox", "sh", "-c", "exit 3")
     _until(lambda: (d := _inspect(pallet, "flaky"))["RestartCount"] == 2 and d["State"]["Status"] == "exited")

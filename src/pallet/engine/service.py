@@ -188,10 +188,12 @@ class Engine:
             if record["State"]["OOMKilled"]:
                 self.event(record, "oom")
             self.event(record, "die", exitCode=str(code))
-            self.store.write(record, durable=not record["HostConfig"].get("AutoRemove"))
             if decision == "remove":
+                # Under the same lock, nobody reads the record in between: it goes, unwritten.
                 self._remove_locked(record)
                 decision = "removed"
+            else:
+                self.store.write(record, durable=not record["HostConfig"].get("AutoRemove"))
         finally:
             lock.__exit__()
         if decision == "removed":
@@ -271,9 +273,30 @@ class Engine:
                 pass
             self.event(record, "kill", signal=str(SIGKILL))
             self._wait_pid_gone(record, 10)
-        record = self.wait_exit(cid, 10)
+        record = self.wait_exit(cid, 10, last=record)
         self.event(record, "stop")  # docker's order: kill, (kill,) die, stop
         return record
+
+    def _last_exit_code(self, cid: str, window: int = 1 << 20) -> int | None:
+        """The exit code of the last "die" event of ``cid`` in the last MiB of the events log."""
+        from pallet import fastjson
+
+        try:
+            with open(os.path.join(self.root, "events.log"), "rb") as f:
+                f.seek(0, os.SEEK_END)
+                f.seek(max(0, f.tell() - window))
+                lines = f.read().splitlines()
+        except OSError:
+            return None
+        needle = f'"id":"{cid}"'.encode()
+        for line in reversed(lines):
+            if needle in line.replace(b" ", b"") and b'"die"' in line:
+                try:
+                    event = fastjson.loads(line)
+                    return int(event["Actor"]["Attributes"]["exitCode"])  # type: ignore[index]
+                except (ValueError, KeyError, TypeError):
+                    return None
+        return None
 
     def _wait_pid_gone(self, record: Record, timeout: float) -> bool:
         from pallet._linux.procfs import is_alive
@@ -287,12 +310,25 @@ class Engine:
             time.sleep(0.01)
         return True
 
-    def wait_exit(self, cid: str, timeout: float | None = None) -> Record:
-        """Block until the container is recorded as not running (and not restarting)."""
+    def wait_exit(self, cid: str, timeout: float | None = None, last: Record | None = None) -> Record:
+        """Block until the container is recorded as not running (and not restarting).  ``last`` is
+        the record as the caller last read it (what is returned, with its exit, if the container was
+        auto-removed before it could be read here)."""
         deadline = None if timeout is None else time.monotonic() + timeout
         delay = 0.005
         while True:
-            record = self.reconcile(self.store.read(cid))
+            try:
+                record = self.reconcile(self.store.read(cid))
+            except NotFoundError:
+                # An auto-removed container (--rm) goes with its record: its exit is in its last
+                # "die" event (logged before the removal), which is what docker's wait reports.
+                code = self._last_exit_code(cid)
+                if last is None or code is None:
+                    raise
+                last["State"].update(Status="removed", Running=False, Restarting=False, Paused=False, Pid=0,
+                                     ExitCode=code)
+                return last
+            last = record
             st = record["State"]
             if not st["Running"] and not st.get("Restarting"):
                 return record
@@ -345,13 +381,18 @@ class Engine:
                 os.kill(int(record["State"]["Pid"]), SIGKILL)
             except (ProcessLookupError, PalletError):
                 pass
-            record = self.wait_exit(cid, 10)
-        with self.store.lock(cid):
-            record = self.store.read(cid)
-            if record["State"]["Running"]:
-                raise ConflictError(f"container {cid} is still running: could not remove it")
-            self._cleanup_after_exit(record)
-            self._remove_locked(record, volumes=volumes)
+            record = self.wait_exit(cid, 10, last=record)
+        try:
+            with self.store.lock(cid):
+                record = self.store.read(cid)
+                if record["State"]["Running"]:
+                    raise ConflictError(f"container {cid} is still running: could not remove it")
+                self._cleanup_after_exit(record)
+                self._remove_locked(record, volumes=volumes)
+        except NotFoundError:
+            if record["HostConfig"].get("AutoRemove"):
+                return str(cid)  # an --rm container: its monitor removed it meanwhile
+            raise
         self._removed(record)
         return str(cid)
 

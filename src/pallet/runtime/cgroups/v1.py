@@ -260,24 +260,30 @@ class V1Manager(CgroupManager):
 
     def destroy(self) -> None:
         if self.exists():
-            from pallet.runtime.cgroups.v2 import kill_dir
-
-            emptied = False
-            if self.udir and os.path.isdir(self.udir):
-                # v1 freezer: a frozen task dies only once thawed.
-                fz = self.dirs.get("freezer")
-                if fz and read_or(os.path.join(fz, "freezer.state"), "THAWED").strip() != "THAWED":
-                    write(os.path.join(fz, "freezer.state"), "THAWED")
-                emptied = kill_dir(self.udir)
-            if not emptied:
-                self._kill_and_wait()
+            if self.pids() or (self.udir and os.path.isdir(self.udir) and read_procs(self.udir)):
+                self._kill_all()
             for d in self._unique_dirs():
                 remove_tree(d)
         leaves = set(self._unique_dirs())
         for d in reversed(self.created):
             if d not in leaves:
                 remove_if_empty(d)
-        from pallet.runtime.cgroups.v2 import disable_controllers
+        if self.enabled:
+            from pallet.runtime.cgroups.v2 import disable_controllers
 
-        disable_controllers(self.enabled)
-        self.enabled = []
+            disable_controllers(self.enabled)
+            self.enabled = []
+
+    def _kill_all(self) -> None:
+        """Kill what is left in the cgroup (an empty cgroup stays empty: nothing in it can fork)."""
+        from pallet.runtime.cgroups.v2 import kill_dir
+
+        emptied = False
+        if self.udir and os.path.isdir(self.udir):
+            # v1 freezer: a frozen task dies only once thawed.
+            fz = self.dirs.get("freezer")
+            if fz and read_or(os.path.join(fz, "freezer.state"), "THAWED").strip() != "THAWED":
+                write(os.path.join(fz, "freezer.state"), "THAWED")
+            emptied = kill_dir(self.udir)
+        if not emptied:
+            self._kill_and_wait()
