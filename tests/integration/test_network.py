@@ -351,14 +351,19 @@ def test_two_networks_and_pid_namespace_with_gc(store: NetworkStore) -> None:
 
 
 def test_none_mode_has_lo_only(store: NetworkStore) -> None:
-    from pallet.network import loopback_up
+    from pallet.network.links import joined_netns, loopback_up_here, open_netns
 
     proc = subprocess.Popen(["unshare", "--net", "--", "sleep", "60"])
     try:
         time.sleep(0.05)
         ns = f"/proc/{proc.pid}/ns/net"
         assert "UP" not in in_ns(ns, "ip", "-br", "link", "show", "lo").stdout.split()[1]
-        loopback_up(proc.pid)
+        fd = open_netns(proc.pid)
+        try:
+            with joined_netns(fd):
+                loopback_up_here()
+        finally:
+            os.close(fd)
         assert in_ns(ns, "ip", "-br", "link").stdout.split()[:2] == ["lo", "UNKNOWN"]
         assert addrs_in(ns) == {"lo": ["127.0.0.1/8"]}
         files = store.etc_files(cid(10), "lonely")

@@ -41,6 +41,13 @@ def test_cgroup_namespace_shows_the_container_at_the_root(rt: Runtime, bundle: B
     assert "memory" in out and "pids" in out
 
 
+def test_a_new_network_namespace_has_its_loopback_up(rt: Runtime, bundle: Bundle) -> None:
+    # As runc and crun do: lo up (and nothing else) in the container's own network namespace.
+    b = bundle(["sh", "-c", "ls /sys/class/net; cat /sys/class/net/lo/flags /sys/class/net/lo/operstate"])
+    out = rt.run("run", "-b", str(b), new_id(), check=True).stdout.split()
+    assert out == ["lo", out[1], "unknown"] and int(out[1], 16) & 1 == 1  # IFF_UP (lo reports "unknown")
+
+
 def test_network_namespace_joined_by_path(rt: Runtime, bundle: Bundle, tmp_path: Path) -> None:
     holder = subprocess.Popen(["unshare", "--net", "sh", "-c", "ip link add dummy7 type veth peer name dummy8; exec sleep 30"])
     try:
@@ -57,9 +64,10 @@ def test_network_namespace_joined_by_path(rt: Runtime, bundle: Bundle, tmp_path:
             c["linux"]["namespaces"] = [n for n in c["linux"]["namespaces"] if n["type"] != "network"]
             c["linux"]["namespaces"].append({"type": "network", "path": netns})
 
-        b = bundle(["ls", "/sys/class/net"], edit=edit)
+        b = bundle(["sh", "-c", "ls /sys/class/net; cat /sys/class/net/lo/flags"], edit=edit)
         out = rt.run("run", "-b", str(b), new_id(), check=True).stdout.split()
         assert "dummy7" in out
+        assert int(out[-1], 16) & 1 == 0  # a joined namespace is left as it is: its lo stays down
     finally:
         holder.kill()
         holder.wait()

@@ -25,11 +25,9 @@ if TYPE_CHECKING:
 NAME = "pallet"
 
 
-def thread_count() -> int:
-    """The number of threads of this process (field 20 of /proc/self/stat)."""
-    with open("/proc/self/stat", "rb") as f:
-        stat = f.read()
-    return int(stat[stat.rindex(b")") + 2:].split()[17])
+def thread_count(but: int = 0) -> int:
+    """The number of threads of this process, the thread ``but`` left out."""
+    return sum(1 for t in os.listdir("/proc/self/task") if int(t) != but)
 
 
 class _Stdio:
@@ -103,10 +101,11 @@ class InProcessRuntime:
         from pallet.runtime import lifecycle
 
         del pid_file
-        from pallet.runtime.cgroups.warmup import stop_warmup
+        from pallet.runtime.cgroups.warmup import warmup_tid
 
-        stop_warmup()  # lifecycle.create starts its own at once: the kernel stays warm
-        threads = thread_count()
+        # The cgroup warm-up's thread (started by `run`) only makes system calls: the fork leaves a
+        # single-threaded child all the same.  lifecycle.create goes on with it and stops it.
+        threads = thread_count(but=warmup_tid())
         if threads != 1:
             raise RuntimeFailure(
                 f"the in-process runtime cannot create container {cid}: this process runs {threads} threads "

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import os
 
-from pallet.errors import ConfigError, ConflictError, NotFoundError, PalletError, RuntimeFailure
+from pallet.errors import ConfigError, ConflictError, NotFoundError, PalletError
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -245,19 +245,6 @@ def setup(engine: Engine, record: Record) -> None:
     for name, text in files.items():
         _write(engine.store.path(cid, name), text)
     record["NetworkSettings"] = settings
-
-
-def created(engine: Engine, record: Record, pid: int) -> None:
-    """After the runtime's create, before start: ``--network none`` gets its lo up, in the namespace
-    the runtime made for the container's init ``pid`` (joined by this thread, then left)."""
-    if mode_of(engine, record["HostConfig"])[0] == "none":
-        from pallet.network.links import loopback_up
-
-        try:
-            loopback_up(pid)
-        except OSError as exc:
-            raise RuntimeFailure(f"cannot bring up lo in the network namespace of {pid}: {exc.strerror}",
-                                 step="network", errno=exc.errno or 0) from exc
 
 
 def _none_files(record: Record, hostname: str) -> dict[str, str]:

@@ -134,7 +134,7 @@ class Engine:
         container's init becomes its child when the runtime exits.
         """
         from pallet._linux.procfs import start_time
-        from pallet.engine import bundle, networking
+        from pallet.engine import bundle
 
         with self.store.lock(cid):
             record = self.store.read(cid)
@@ -147,7 +147,6 @@ class Engine:
                 bundle_dir, spec = bundle.prepare(self, record)
                 pid = rt.create(cid, bundle_dir, os.path.join(bundle_dir, "pid"), stdio, console_socket, spec=spec,
                                 durable=not record["HostConfig"].get("AutoRemove"))
-                networking.created(self, record, pid)
                 rt.start(cid)
             except PalletError as exc:
                 rt.delete(cid, force=True)

@@ -12,7 +12,7 @@ if TYPE_CHECKING:
     from pallet.network.config import NetworkConfig
     from pallet.network.endpoints import NetworkStore
     from pallet.network.etcfiles import build_hostname, build_hosts, build_resolv_conf
-    from pallet.network.links import interface_counters, loopback_up
+    from pallet.network.links import interface_counters
     from pallet.network.modes import parse_network_mode
     from pallet.network.ports import parse_expose, parse_publish, ports_view
 
@@ -23,7 +23,6 @@ __all__ = [
     "build_hosts",
     "build_resolv_conf",
     "interface_counters",
-    "loopback_up",
     "parse_expose",
     "parse_network_mode",
     "parse_publish",
@@ -37,7 +36,6 @@ _HOMES = {
     "build_hosts": "etcfiles",
     "build_resolv_conf": "etcfiles",
     "interface_counters": "links",
-    "loopback_up": "links",
     "parse_network_mode": "modes",
     "parse_expose": "ports",
     "parse_publish": "ports",

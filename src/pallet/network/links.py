@@ -124,53 +124,21 @@ def delete_netns(path: str) -> None:
 
 
 def loopback_up_here() -> None:
-    """Bring up ``lo`` of the calling thread's network namespace (ioctl on a socket: no process)."""
-    import _socket  # not socket: its enums and selectors cost ~3 ms on the --network none path
-    import fcntl
-    import struct
+    """Bring up ``lo`` of the calling thread's network namespace."""
+    from pallet._linux.netdev import link_up
 
-    siocgifflags, siocsifflags, iff_up = 0x8913, 0x8914, 0x1
-    s = _socket.socket(_socket.AF_INET, _socket.SOCK_DGRAM)
-    try:
-        req = struct.pack("16sH14x", b"lo", 0)
-        flags = struct.unpack("16sH14x", fcntl.ioctl(s.fileno(), siocgifflags, req))[1]
-        if not flags & iff_up:
-            fcntl.ioctl(s.fileno(), siocsifflags, struct.pack("16sH14x", b"lo", flags | iff_up))
-    finally:
-        s.close()
+    link_up("lo")
 
 
 def set_up(name: str, *, master: str = "") -> None:
-    """Bring link ``name`` of this thread's namespace up, first enslaving it to bridge ``master``.
+    """Bring link ``name`` of this thread's namespace up, first enslaving it to bridge ``master``."""
+    from pallet._linux.netdev import link_up
 
-    Two ioctls on a socket (SIOCBRADDIF, SIOCSIFFLAGS): no process to start.
-    """
-    import fcntl
-    import socket
-    import struct
-
-    siocgifflags, siocsifflags, siocbraddif, iff_up = 0x8913, 0x8914, 0x89A2, 0x1
     try:
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-            if master:
-                index = socket.if_nametoindex(name)
-                fcntl.ioctl(s.fileno(), siocbraddif, struct.pack("16si20x", master.encode(), index))
-            req = struct.pack("16sH22x", name.encode(), 0)
-            flags = struct.unpack("16sH22x", fcntl.ioctl(s.fileno(), siocgifflags, req))[1]
-            fcntl.ioctl(s.fileno(), siocsifflags, struct.pack("16sH22x", name.encode(), flags | iff_up))
+        link_up(name, master=master)
     except OSError as e:
         where = f" on bridge {master}" if master else ""
         raise RuntimeFailure(f"cannot bring up {name}{where}: {e.strerror}", step="network", errno=e.errno or 0) from e
-
-
-def loopback_up(netns: str | int) -> None:
-    """Bring up ``lo`` in a namespace (for ``--network none``)."""
-    fd = open_netns(netns)
-    try:
-        with joined_netns(fd):
-            loopback_up_here()
-    finally:
-        os.close(fd)
 
 
 def ensure_bridge(name: str, gateway: str, prefix: int) -> None:

@@ -45,12 +45,15 @@ class MigrationWarmup:
     def start(self) -> MigrationWarmup:
         self._wake.acquire()
         self._done.acquire()
+        started = _thread.allocate_lock()
+        started.acquire()
         try:
-            _thread.start_new_thread(self._run, ())
+            _thread.start_new_thread(self._run, (started,))
         except RuntimeError:
             self._wake.release()
             self._done.release()
             return self
+        started.acquire()  # the thread has its id (warmup_tid): a moment, for the interpreter's lock
         self.running = True
         return self
 
@@ -70,8 +73,9 @@ class MigrationWarmup:
                 break
             time.sleep(0.0001)
 
-    def _run(self) -> None:
+    def _run(self, started: _thread.LockType) -> None:
         self._tid = _thread.get_native_id()
+        started.release()
         made = False
         try:
             os.mkdir(self.directory, 0o755)
@@ -116,10 +120,9 @@ def _is_own_domain(directory: str) -> bool:
 _current: MigrationWarmup | None = None
 
 
-def stop_warmup() -> None:
-    """Stop the warm-up this process runs, if any (before a fork that needs a single thread)."""
-    if _current is not None:
-        _current.stop()
+def warmup_tid() -> int:
+    """The thread id of this process's warm-up (0 if none has started)."""
+    return _current._tid if _current is not None else 0
 
 
 def start_warmup(root: str = "/sys/fs/cgroup") -> MigrationWarmup | None:

@@ -108,6 +108,12 @@ def intermediate(setup: Setup, chan: Channel, sys: System) -> None:
         if early:
             step.name = "create namespaces"
             sys.unshare(early)
+        if plan.is_new("network"):
+            # As runc and crun do: a new network namespace comes with its loopback up.
+            from pallet._linux.netdev import link_up
+
+            step.name = "bring up lo in the new network namespace"
+            link_up("lo")
         offsets = setup.linux.get("timeOffsets")
         if offsets and plan.is_new("time"):
             step.name = "linux.timeOffsets"
