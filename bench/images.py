@@ -1,7 +1,7 @@
 """Images and storage, side by side with docker and podman: issue 5's speed goals, in one run.
 
     .venv/bin/python bench/images.py [--runs 3] [--containers 20] [--no-docker] [--no-podman] [--variants]
-                                     [--baseline-src DIR] [--only pull,load,create,disk]
+                                     [--baseline-src DIR] [--settle SECONDS] [--only pull,load,create,disk]
 
 The image: a Debian bookworm minbase root filesystem (~160 MB) built with mmdebstrap from the host's
 own apt sources (Debian's package registry) and cached, with its gzip form, under
@@ -17,6 +17,11 @@ store every time, ``--runs`` times, interleaved (medians, and pallet's time as a
    (no copy: it must not depend on the image's size);
 4. disk: ``--containers`` containers of the Debian image, each writing 1 MiB: the store grows by
    their changes only, not by a copy of the image.
+
+``--baseline-src DIR`` adds an earlier pallet (``DIR/src``) to the pull and load rounds, for
+before/after side by side.  ``--settle 65`` waits after each reset: on ext4 without a journal (this
+VM), files created within a minute of a large removal in the same block group cost several times
+more, which would charge each tool for its own reset.
 
 docker: a private dockerd (see ``_peers.py``), stopped and removed at the end, the host checked.
 podman: a private storage and containers.conf.  Only loopback is contacted (and, the first time,
@@ -170,22 +175,29 @@ class Tool:
             "sh", "-c", "head -c 1048576 /dev/urandom > /change.bin"])
 
 
-def pallet_tool(work: Path, name: str = "pallet", env: dict[str, str] | None = None) -> Tool:
+def pallet_tool(work: Path, name: str = "pallet", env: dict[str, str] | None = None, src: str | None = None) -> Tool:
+    """pallet's CLI; ``src``: another source tree's (started as pip's launcher starts pallet, with
+    site: PYTHONPATH comes first; the venv's launcher finds modules through this tree's index)."""
     root = work / f"{name.replace('/', '-')}-root"
     run = work / f"{name.replace('/', '-')}-run"
+    launcher = [PALLET]
+    if src is not None:
+        launcher = [sys.executable, "-c", "import sys; from pallet.cli.main import main; sys.exit(main())"]
+        env = {**(env or {}), "PYTHONPATH": os.path.abspath(src)}
 
     def reset() -> None:
         if root.exists():
-            subprocess.run([PALLET, "--root", str(root), "--runroot", str(run), "rm", "-f",
-                            *sh([PALLET, "--root", str(root), "--runroot", str(run), "ps", "-aq"]).split()],
-                           capture_output=True)
+            subprocess.run([*launcher, "--root", str(root), "--runroot", str(run), "rm", "-f",
+                            *sh([*launcher, "--root", str(root), "--runroot", str(run), "ps", "-aq"],
+                                env=dict(os.environ, **env) if env else None).split()],
+                           capture_output=True, env=dict(os.environ, **env) if env else None)
         with open("/proc/self/mountinfo") as f:
             for target in sorted((ln.split()[4] for ln in f if str(work) in ln.split()[4]), key=len, reverse=True):
                 subprocess.run(["umount", "-l", target], capture_output=True)
         shutil.rmtree(root, ignore_errors=True)
         shutil.rmtree(run, ignore_errors=True)
 
-    return Tool(name, [PALLET, "--root", str(root), "--runroot", str(run)], reset, lambda: root, env)
+    return Tool(name, [*launcher, "--root", str(root), "--runroot", str(run)], reset, lambda: root, env)
 
 
 @contextlib.contextmanager
@@ -194,7 +206,7 @@ def peers(work: Path, args: argparse.Namespace, registry_host: str) -> Iterator[
     if args.variants:  # the same pallet with the host's gzip turned off, to see what it gives
         tools.append(pallet_tool(work, "pallet/zlib", {"PALLET_HOST_GZIP": "0"}))
     if args.baseline_src:  # another version of pallet (e.g. `git archive HEAD~3 src | tar -x -C DIR`)
-        tools.append(pallet_tool(work, "pallet/before", {"PYTHONPATH": os.path.join(args.baseline_src, "src")}))
+        tools.append(pallet_tool(work, "pallet/before", src=os.path.join(args.baseline_src, "src")))
     with contextlib.ExitStack() as stack:
         if not args.no_docker:
             try:
@@ -224,11 +236,20 @@ def report(title: str, results: dict[str, list[float]], unit: str = "s", scale: 
         print(f"  {name:<15} {med * scale:9.3f} {unit}  (min {min(times) * scale:.3f}, n={len(times)})  {ratio}")
 
 
-def measure_pull(tools: list[Tool], remote: str, runs: int) -> None:
+def settle(seconds: float) -> None:
+    """Wait after emptying a store: on ext4 without a journal, inodes freed in the last 60 s slow
+    down creating files in their block group (see mark_top_dir in pallet.image.snapshot.base)."""
+    if seconds:
+        os.sync()
+        time.sleep(seconds)
+
+
+def measure_pull(tools: list[Tool], remote: str, runs: int, wait: float = 0.0) -> None:
     pull: dict[str, list[float]] = {t.name: [] for t in tools}
     both: dict[str, list[float]] = {t.name: [] for t in tools}
     for t in rounds(tools, runs):
         t.reset()
+        settle(wait)
         a = timed(lambda t=t: t.pull(remote))  # type: ignore[misc]
         b = timed(lambda t=t: t.create(remote))  # type: ignore[misc]
         pull[t.name].append(a)
@@ -237,11 +258,12 @@ def measure_pull(tools: list[Tool], remote: str, runs: int) -> None:
     report("pull + first container created (the same work for all: image unpacked, one container layer)", both)
 
 
-def measure_load(tools: list[Tool], archives: dict[str, Path], runs: int) -> None:
+def measure_load(tools: list[Tool], archives: dict[str, Path], runs: int, wait: float = 0.0) -> None:
     for form in ("gzip", "plain"):
         res: dict[str, list[float]] = {t.name: [] for t in tools}
         for t in rounds(tools, runs):
             t.reset()
+            settle(wait)
             res[t.name].append(timed(lambda t=t, a=archives[form]: t.load(a)))  # type: ignore[misc]
         what = "gzip layers" if form == "gzip" else "plain tar layers, as docker save writes"
         report(f"load of the docker-archive ({archives[form].stat().st_size / 1e6:.0f} MB, {what}) into an empty store, "
@@ -295,6 +317,9 @@ def main() -> int:
                     help="also pallet decompressing gzip in-process (PALLET_HOST_GZIP=0)")
     ap.add_argument("--baseline-src", metavar="DIR",
                     help="also pallet from DIR/src (an earlier version), side by side: before/after")
+    ap.add_argument("--settle", type=float, default=0.0, metavar="SECONDS",
+                    help="wait after emptying each store before the timed step (65: past ext4's "
+                         "recently-deleted-inode window, so no tool pays for the previous one's removal)")
     ap.add_argument("--only", default="pull,load,create,disk", help="comma-separated parts to run")
     args = ap.parse_args()
     parts = set(args.only.split(","))
@@ -307,9 +332,9 @@ def main() -> int:
             with peers(work, args, registry.host) as tools:
                 try:
                     if "pull" in parts:
-                        measure_pull(tools, str(src["remote"]), args.runs)
+                        measure_pull(tools, str(src["remote"]), args.runs, args.settle)
                     if "load" in parts:
-                        measure_load(tools, archives, args.runs)
+                        measure_load(tools, archives, args.runs, args.settle)
                     main_tools = [t for t in tools if "/" not in t.name]  # variants differ in unpacking only
                     if "create" in parts:
                         measure_create(main_tools, archives, args.containers)

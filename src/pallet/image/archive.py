@@ -156,8 +156,7 @@ def load(images: ImageStore, path: str, *, stdin: BinaryIO | None = None,
     """Load every image of the archive at ``path`` (a tar or a directory; ``-`` with ``stdin``).
 
     With ``snapshotter``, a layer whose snapshot is missing is unpacked while it is stored (one
-    read of the archive, and one hash for both when the layer is not compressed); ``unpack`` has
-    nothing left to do afterwards.
+    read of the archive); ``unpack`` has nothing left to do afterwards.
     """
     if path == "-" and stdin is not None:
         import tempfile
