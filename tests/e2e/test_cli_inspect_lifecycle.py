@@ -7,31 +7,11 @@ import json
 import os
 import subprocess
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from tests.helpers.cli import Pallet
 from tests.helpers.leaks import TEST_CGROUP_PARENT
-
-
-@pytest.fixture
-def pallet(tmp_path: Path) -> Iterator[Pallet]:
-    p = Pallet(tmp_path)
-    p.make_busybox()
-    yield p
-    p.cleanup()
-
-
-def _inspect(p: Pallet, name: str) -> dict:  # type: ignore[type-arg]
-    return json.loads(p.out("inspect", name))[0]  # type: ignore[no-any-return]
-
-
-def _until(cond: object, timeout: float = 10) -> None:
-    deadline = time.monotonic() + timeout
-    while not cond():  # type: ignore[operator]
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.05)
+from tests.helpers.wait import until
 
 
 def test_inspect_document_is_real(pallet: Pallet, tmp_path: Path) -> None:
@@ -41,7 +21,7 @@ def test_inspect_document_is_real(pallet: Pallet, tmp_path: Path) -> None:
     cid = pallet.out("run", "-d", "--name", "web", "-e", "A=1", "-l", "k=v", "-v", f"{src}:/src:ro",
                      "-v", "data:/data", "--memory", "32m", "busybox", "sh", "-c",
                      "echo hi > /written; exec sleep 60")
-    doc = _inspect(pallet, "web")
+    doc = pallet.inspect("web")
     assert doc["Id"] == cid and doc["Name"] == "/web" and doc["Path"] == "sh"
     assert doc["Args"] == ["-c", "echo hi > /written; exec sleep 60"]
     state = doc["State"]
@@ -111,9 +91,9 @@ def test_top_wait_rename_kill_restart(pallet: Pallet) -> None:
     # kill -s delivers that signal: a trap in the container sees it
     pallet("run", "-d", "--name", "trapper", "busybox", "sh", "-c",
            "trap 'echo got-usr1' USR1; trap 'exit 9' TERM; echo ready; while :; do sleep 0.1; done")
-    _until(lambda: pallet.out("logs", "trapper") == "ready")
+    until(lambda: pallet.out("logs", "trapper") == "ready")
     pallet("kill", "-s", "USR1", "trapper")
-    _until(lambda: "got-usr1" in pallet.out("logs", "trapper"))
+    until(lambda: "got-usr1" in pallet.out("logs", "trapper"))
     pallet("kill", "--signal", "SIGTERM", "trapper")
     assert pallet.out("wait", "trapper") == "9"
     proc = pallet("kill", "-s", "NOPE", "topper", check=False)
@@ -125,16 +105,16 @@ def test_top_wait_rename_kill_restart(pallet: Pallet) -> None:
     assert proc.stdout.split() == ["4", "2"] and proc.returncode == 1 and "No such container: nosuch" in proc.stderr
     # rename frees the old name
     pallet("rename", "w1", "w1b")
-    assert _inspect(pallet, "w1b")["Name"] == "/w1b"
+    assert pallet.inspect("w1b")["Name"] == "/w1b"
     pallet("create", "--name", "w1", "busybox", "true")
     proc = pallet("rename", "w1b", "w2", check=False)
     assert proc.returncode != 0 and "already in use" in proc.stderr
     # restart: a new process, same container
-    old_pid = _inspect(pallet, "topper")["State"]["Pid"]
+    old_pid = pallet.inspect("topper")["State"]["Pid"]
     started = time.monotonic()
     pallet("restart", "-t", "1", "topper")
     assert time.monotonic() - started < 8
-    doc = _inspect(pallet, "topper")
+    doc = pallet.inspect("topper")
     assert doc["State"]["Running"] and doc["State"]["Pid"] != old_pid
     assert not Path(f"/proc/{old_pid}").exists() or Path(f"/proc/{old_pid}/cmdline").read_bytes() == b""
     pallet("restart", "w2")  # a stopped container is started
@@ -144,7 +124,7 @@ def test_top_wait_rename_kill_restart(pallet: Pallet) -> None:
 def test_stop_signal_and_timeout(pallet: Pallet) -> None:
     pallet("run", "-d", "--name", "sig", "--stop-signal", "USR2", "--stop-timeout", "1", "busybox", "sh", "-c",
            "trap 'exit 12' USR2; echo ready; while :; do sleep 0.1; done")
-    _until(lambda: pallet.out("logs", "sig") == "ready")
+    until(lambda: pallet.out("logs", "sig") == "ready")
     started = time.monotonic()
     pallet("stop", "sig")
     assert time.monotonic() - started < 1
@@ -177,7 +157,7 @@ def test_update_changes_the_live_cgroup(pallet: Pallet) -> None:
         assert (cg / "cpuset" / rel / "cpuset.cpus").read_text().strip() == "0"
         assert (cg / "blkio" / rel / "blkio.throttle.write_bps_device").read_text().split() == ["254:0", "2097152"]
         assert (cg / "blkio" / rel / "blkio.throttle.read_iops_device").read_text().split() == ["254:0", "300"]
-    hc = _inspect(pallet, "upd")["HostConfig"]
+    hc = pallet.inspect("upd")["HostConfig"]
     assert hc["NanoCpus"] == 500_000_000 and hc["PidsLimit"] == 20
     assert hc["RestartPolicy"] == {"Name": "on-failure", "MaximumRetryCount": 3}
     # the pids limit holds: a fork beyond it fails (counted from a subshell, see FIELD-NOTES)
@@ -188,7 +168,7 @@ def test_update_changes_the_live_cgroup(pallet: Pallet) -> None:
                          (["--blkio-weight", "5"], "--blkio-weight")):
         proc = pallet("update", *flags, "upd", check=False)
         assert proc.returncode != 0 and named in proc.stderr, proc.stderr
-    assert _inspect(pallet, "upd")["HostConfig"]["Memory"] == 48 << 20  # nothing changed by bad input
+    assert pallet.inspect("upd")["HostConfig"]["Memory"] == 48 << 20  # nothing changed by bad input
     proc = pallet("update", "upd", check=False)
     assert proc.returncode == 1 and "flags" in proc.stderr  # docker: 1 for an error outside run (125: flags, run)
 
@@ -206,16 +186,16 @@ def test_start_attach_and_interactive(pallet: Pallet) -> None:
 
 def test_restart_policies_always_and_unless_stopped(pallet: Pallet) -> None:
     pallet("run", "-d", "--name", "always", "--restart", "always", "busybox", "sh", "-c", "sleep 0.2; exit 0")
-    _until(lambda: _inspect(pallet, "always")["RestartCount"] >= 2)
+    until(lambda: pallet.inspect("always")["RestartCount"] >= 2)
     pallet("run", "-d", "--name", "unless", "--restart", "unless-stopped", "busybox", "sh", "-c", "sleep 0.2; exit 1")
-    _until(lambda: _inspect(pallet, "unless")["RestartCount"] >= 1)
+    until(lambda: pallet.inspect("unless")["RestartCount"] >= 1)
     pallet("stop", "-t", "1", "unless")  # stopped by the user: no more restarts
-    count = _inspect(pallet, "unless")["RestartCount"]
+    count = pallet.inspect("unless")["RestartCount"]
     time.sleep(0.8)
-    doc = _inspect(pallet, "unless")
+    doc = pallet.inspect("unless")
     assert doc["State"]["Status"] == "exited" and doc["RestartCount"] == count
     pallet("stop", "-t", "1", "always")
-    assert _inspect(pallet, "always")["State"]["Running"] is False
+    assert pallet.inspect("always")["State"]["Running"] is False
     proc = pallet("run", "--restart", "always", "--rm", "busybox", "true", check=False)
     assert proc.returncode == 125 and "--rm" in proc.stderr
 
@@ -232,7 +212,7 @@ def test_prune_and_rm_v(pallet: Pallet) -> None:
     # rm -v: the anonymous volume goes, the named one stays
     pallet("run", "--name", "vols", "-v", "/anon", "-v", "named:/named", "busybox", "sh", "-c",
            "echo a > /anon/a; echo n > /named/n")
-    mounts = {m["Destination"]: m for m in _inspect(pallet, "vols")["Mounts"]}
+    mounts = {m["Destination"]: m for m in pallet.inspect("vols")["Mounts"]}
     anon = Path(mounts["/anon"]["Source"])
     assert (anon / "a").read_text() == "a\n"
     assert sorted(pallet.out("volume", "ls", "-q").split()) == sorted([mounts["/anon"]["Name"], "named"])

@@ -4,25 +4,14 @@ from __future__ import annotations
 
 import json
 import os
-import pty
 import re
-import select
 import signal
 import subprocess
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from tests.helpers.cli import Pallet
-
-
-@pytest.fixture
-def pallet(tmp_path: Path) -> Iterator[Pallet]:
-    p = Pallet(tmp_path)
-    p.make_busybox()
-    yield p
-    p.cleanup()
+from tests.helpers.terminal import PtyReader, spawn_in_pty
 
 
 def columns(header: str, headers: list[str]) -> list[int]:
@@ -178,22 +167,15 @@ def test_stats_no_stream_layout_cpu_and_memory(pallet: Pallet) -> None:
 
 def test_stats_live_refreshes_in_a_terminal(pallet: Pallet) -> None:
     pallet("run", "-d", "--name", "live", "busybox", "sleep", "60")
-    pid, fd = pty.fork()
-    if pid == 0:
-        os.execve(pallet.argv()[0], pallet.argv("stats"), pallet.env)
-    out = b""
-    deadline = time.monotonic() + 15
+    pid, fd = spawn_in_pty(pallet.argv("stats"), pallet.env)
+    term = PtyReader(fd)
     try:
-        while out.count(b"\x1b[2J\x1b[H") < 3:
-            assert time.monotonic() < deadline, out
-            r, _, _ = select.select([fd], [], [], 0.5)
-            if r:
-                out += os.read(fd, 65536)
+        assert term.read_until(lambda out: out.count(b"\x1b[2J\x1b[H") >= 3), term.out
     finally:
         os.kill(pid, signal.SIGINT)
         os.waitpid(pid, 0)
         os.close(fd)
-    frames = out.split(b"\x1b[2J\x1b[H")[1:]
+    frames = term.out.split(b"\x1b[2J\x1b[H")[1:]
     assert len(frames) >= 2
     for frame in frames[:2]:
         lines = frame.decode().replace("\r\n", "\n").strip("\n").split("\n")

@@ -7,27 +7,10 @@ import os
 import re
 import subprocess
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from tests.helpers.cli import Pallet
-
-
-@pytest.fixture
-def pallet(tmp_path: Path) -> Iterator[Pallet]:
-    p = Pallet(tmp_path)
-    p.make_busybox()
-    yield p
-    p.cleanup()
-
-
-def _until(cond: object, timeout: float = 10) -> None:
-    deadline = time.monotonic() + timeout
-    while not cond():  # type: ignore[operator]
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.05)
-
+from tests.helpers.wait import until
 
 STAMP = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z"
 
@@ -99,8 +82,8 @@ def test_log_driver_none(pallet: Pallet) -> None:
     proc = pallet("run", "--name", "quiet", "--log-driver", "none", "busybox", "echo", "hello")
     assert proc.stdout == "hello\n"  # attached output still reaches the terminal
     pallet("run", "-d", "--name", "quiet2", "--log-driver", "none", "busybox", "echo", "hello")
-    _until(lambda: pallet.out("inspect", "-f", "{{.State.Status}}", "quiet2") == "exited")
-    doc = json.loads(pallet.out("inspect", "quiet2"))[0]
+    until(lambda: pallet.out("inspect", "-f", "{{.State.Status}}", "quiet2") == "exited")
+    doc = pallet.inspect("quiet2")
     assert doc["LogPath"] == "" and doc["HostConfig"]["LogConfig"]["Type"] == "none"
     assert not list(Path(pallet.root, "containers", doc["Id"]).glob("*-json.log*"))
     proc = pallet("logs", "quiet2", check=False)

@@ -5,19 +5,10 @@ from __future__ import annotations
 import json
 import re
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from tests.helpers.cli import Pallet
-
-
-@pytest.fixture
-def pallet(tmp_path: Path) -> Iterator[Pallet]:
-    p = Pallet(tmp_path)
-    p.make_busybox()
-    yield p
-    p.cleanup()
 
 
 def run(p: Pallet, *args: str) -> str:
@@ -41,7 +32,7 @@ def test_env_workdir_user_entrypoint_hostname(pallet: Pallet, tmp_path: Path) ->
 def test_user_lookup_runs_nothing_from_the_image(pallet: Pallet) -> None:
     # A passwd that names the user: looked up by reading the file, not by running getent/id in the image.
     cid = pallet.out("create", "--name", "usr", "-u", "svc", "busybox", "id")
-    upper = Path(json.loads(pallet.out("inspect", cid))[0]["GraphDriver"]["Data"]["UpperDir"])
+    upper = Path(pallet.inspect(cid)["GraphDriver"]["Data"]["UpperDir"])
     (upper / "etc").mkdir()
     passwd = pallet.out("run", "--rm", "busybox", "cat", "/etc/passwd")
     (upper / "etc" / "passwd").write_text(passwd + "\nsvc:x:4321:4322::/home/svc:/bin/false\n")
@@ -117,7 +108,7 @@ def test_devices_ulimits_sysctls_oom_score(pallet: Pallet) -> None:
 def test_labels_stop_settings_in_config(pallet: Pallet) -> None:
     pallet("create", "--name", "cfg", "-l", "a=1", "--label", "b=", "--stop-signal", "SIGUSR1",
            "--stop-timeout", "3", "busybox", "true")
-    cfg = json.loads(pallet.out("inspect", "cfg"))[0]["Config"]
+    cfg = pallet.inspect("cfg")["Config"]
     assert cfg["Labels"] == {"a": "1", "b": ""} and cfg["StopSignal"] == "SIGUSR1" and cfg["StopTimeout"] == 3
 
 

@@ -2,21 +2,10 @@
 
 from __future__ import annotations
 
-import json
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from tests.helpers.cli import Pallet
-
-
-@pytest.fixture
-def pallet(tmp_path: Path) -> Iterator[Pallet]:
-    p = Pallet(tmp_path)
-    p.make_busybox()
-    yield p
-    p.cleanup()
 
 
 def test_run_foreground_output_and_exit_code(pallet: Pallet) -> None:
@@ -39,7 +28,7 @@ def test_detached_lifecycle(pallet: Pallet) -> None:
             break
         time.sleep(0.05)
     assert pallet.out("logs", "web") == "hello"
-    doc = json.loads(pallet.out("inspect", "web"))[0]
+    doc = pallet.inspect("web")
     assert doc["State"]["Running"] is True and doc["State"]["Pid"] > 0
     assert doc["Name"] == "/web"
     assert Path(f"/proc/{doc['State']['Pid']}").exists()
@@ -47,7 +36,7 @@ def test_detached_lifecycle(pallet: Pallet) -> None:
     start = time.monotonic()
     pallet("stop", "-t", "1", "web")  # sleep as PID 1 ignores SIGTERM: the timeout, then SIGKILL
     assert 0.9 < time.monotonic() - start < 8
-    doc = json.loads(pallet.out("inspect", "web"))[0]
+    doc = pallet.inspect("web")
     assert doc["State"]["Status"] == "exited" and doc["State"]["ExitCode"] == 137
     assert not Path(f"/proc/{cid}").exists()
     assert pallet.out("ps", "-q") == ""

@@ -6,20 +6,9 @@ import io
 import os
 import subprocess
 import tarfile
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from tests.helpers.cli import Pallet
-
-
-@pytest.fixture
-def pallet(tmp_path: Path) -> Iterator[Pallet]:
-    p = Pallet(tmp_path)
-    p.make_busybox()
-    yield p
-    p.cleanup()
-
 
 SETUP = ("mkdir -p /data/sub && echo hello > /data/a && echo deep > /data/sub/b && chown 7:8 /data/a && "
          "ln -s /etc/hostname /data/abs && ln -s a /data/rel && ")

@@ -4,44 +4,23 @@ from __future__ import annotations
 
 import json
 import os
-import pty
-import select
 import subprocess
-import time
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 from tests.helpers.cli import Pallet
-
-
-@pytest.fixture
-def pallet(tmp_path: Path) -> Iterator[Pallet]:
-    p = Pallet(tmp_path)
-    p.make_busybox()
-    yield p
-    p.cleanup()
-
-
-def _inspect(p: Pallet, name: str) -> dict:  # type: ignore[type-arg]
-    return json.loads(p.out("inspect", name))[0]  # type: ignore[no-any-return]
-
-
-def _until(cond: object, timeout: float = 10) -> None:
-    deadline = time.monotonic() + timeout
-    while not cond():  # type: ignore[operator]
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.05)
+from tests.helpers.terminal import PtyReader, spawn_in_pty
+from tests.helpers.wait import until
 
 
 def test_rm_detached_is_removed_after_exit_and_logs_survive_cli(pallet: Pallet) -> None:
     pallet("run", "-d", "--name", "keep", "busybox", "sh", "-c", "echo from-detached; sleep 0.2")
     pallet("run", "-d", "--rm", "--name", "gone", "busybox", "true")
-    _until(lambda: pallet("inspect", "gone", check=False).returncode != 0)
-    _until(lambda: _inspect(pallet, "keep")["State"]["Status"] == "exited")
+    until(lambda: pallet("inspect", "gone", check=False).returncode != 0)
+    until(lambda: pallet.inspect("keep")["State"]["Status"] == "exited")
     assert pallet.out("logs", "keep") == "from-detached"
-    log = json.loads(Path(_inspect(pallet, "keep")["LogPath"]).read_text().splitlines()[0])
+    log = json.loads(Path(pallet.inspect("keep")["LogPath"]).read_text().splitlines()[0])
     assert log["stream"] == "stdout" and log["log"] == "from-detached\n" and log["time"].endswith("Z")
 
 
@@ -60,8 +39,8 @@ def test_stop_wait_rm_of_an_auto_removed_container(pallet: Pallet) -> None:
 
 def test_restart_on_failure_counts(pallet: Pallet) -> None:
     pallet("run", "-d", "--name", "flaky", "--restart", "on-failure:2", "busybox", "sh", "-c", "exit 3")
-    _until(lambda: (d := _inspect(pallet, "flaky"))["RestartCount"] == 2 and d["State"]["Status"] == "exited")
-    doc = _inspect(pallet, "flaky")
+    until(lambda: (d := pallet.inspect("flaky"))["RestartCount"] == 2 and d["State"]["Status"] == "exited")
+    doc = pallet.inspect("flaky")
     assert doc["State"]["ExitCode"] == 3
 
 
@@ -69,7 +48,7 @@ def test_oom_kill_sets_oomkilled_and_137(pallet: Pallet) -> None:
     proc = pallet("run", "--name", "oom", "-m", "8m", "--memory-swap", "8m", "busybox", "sh", "-c",
                   "x=aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa; while true; do x=$x$x; done", check=False)
     assert proc.returncode == 137
-    doc = _inspect(pallet, "oom")
+    doc = pallet.inspect("oom")
     assert doc["State"]["OOMKilled"] is True and doc["State"]["ExitCode"] == 137
 
 
@@ -83,26 +62,26 @@ def test_init_reaps_zombies(pallet: Pallet) -> None:
 
 def test_pause_exec_top_update(pallet: Pallet) -> None:
     pallet("run", "-d", "--name", "box", "busybox", "sleep", "60")
-    assert pallet.out("exec", "box", "cat", "/etc/hostname") == _inspect(pallet, "box")["Config"]["Hostname"]
+    assert pallet.out("exec", "box", "cat", "/etc/hostname") == pallet.inspect("box")["Config"]["Hostname"]
     assert pallet("exec", "box", "sh", "-c", "exit 7", check=False).returncode == 7
     top = pallet.out("top", "box")
     assert "sleep 60" in top and top.splitlines()[0].split()[:2] == ["UID", "PID"]
     pallet("pause", "box")
-    doc = _inspect(pallet, "box")
+    doc = pallet.inspect("box")
     assert doc["State"]["Paused"] is True and doc["State"]["Status"] == "paused"
     pid = doc["State"]["Pid"]
     assert Path(f"/proc/{pid}/status").read_text().count("State:\tD") + \
         Path(f"/proc/{pid}/status").read_text().count("State:\tS") == 1
     pallet("unpause", "box")
-    assert _inspect(pallet, "box")["State"]["Status"] == "running"
+    assert pallet.inspect("box")["State"]["Status"] == "running"
     pallet("update", "--memory", "64m", "--memory-swap", "128m", "box")
     cg = Path(f"/sys/fs/cgroup/memory/{pallet.env['PALLET_CGROUP_PARENT']}/{doc['Id']}/memory.limit_in_bytes")
     assert int(cg.read_text()) == 64 * 1024 * 1024
-    assert _inspect(pallet, "box")["HostConfig"]["Memory"] == 64 * 1024 * 1024
+    assert pallet.inspect("box")["HostConfig"]["Memory"] == 64 * 1024 * 1024
     pallet("rename", "box", "box2")
-    assert _inspect(pallet, "box2")["Name"] == "/box2"
+    assert pallet.inspect("box2")["Name"] == "/box2"
     pallet("kill", "box2")
-    _until(lambda: _inspect(pallet, "box2")["State"]["ExitCode"] == 137)
+    until(lambda: pallet.inspect("box2")["State"]["ExitCode"] == 137)
 
 
 def test_parallel_names_exactly_one_wins(pallet: Pallet) -> None:
@@ -118,27 +97,12 @@ def test_parallel_names_exactly_one_wins(pallet: Pallet) -> None:
 
 
 def test_interactive_tty_through_a_pty(pallet: Pallet) -> None:
-    pid, fd = pty.fork()
-    if pid == 0:
-        os.execve(pallet.argv()[0], [*pallet.argv("run", "-it", "--rm", "busybox", "sh")], pallet.env)
-    out = b""
-
-    def read_until(marker: bytes) -> None:
-        nonlocal out
-        deadline = time.monotonic() + 15
-        while marker not in out:
-            assert time.monotonic() < deadline, out
-            r, _, _ = select.select([fd], [], [], 0.5)
-            if r:
-                try:
-                    out += os.read(fd, 4096)
-                except OSError:
-                    break
-
-    read_until(b"# ")
+    pid, fd = spawn_in_pty(pallet.argv("run", "-it", "--rm", "busybox", "sh"), pallet.env)
+    term = PtyReader(fd)
+    assert term.read_until(b"# "), term.out
     os.write(fd, b"tty; echo marker-$((40+2))\r")
-    read_until(b"marker-42")
-    assert b"/dev/pts/0" in out
+    assert term.read_until(b"marker-42"), term.out
+    assert b"/dev/pts/0" in term.out
     os.write(fd, b"exit 5\r")
     _, status = os.waitpid(pid, 0)
     os.close(fd)

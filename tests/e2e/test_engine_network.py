@@ -49,7 +49,7 @@ def test_user_network_names_and_addresses(pallet: NetPallet) -> None:
     assert out.splitlines()[-2:] == [f"nameserver {pallet.prefix}.10.1", "nameserver 127.0.0.1"]
     hosts = pallet.out("exec", "srv", "cat", "/etc/hosts")
     assert f"{ip}\t{cid[:12]} www" in hosts
-    doc = json.loads(pallet.out("inspect", "srv"))[0]["NetworkSettings"]
+    doc = pallet.inspect("srv")["NetworkSettings"]
     net = doc["Networks"]["appnet"]
     assert net["Gateway"] == f"{pallet.prefix}.10.1" and net["IPPrefixLen"] == 24
     assert net["Aliases"] == ["www"] and "srv" in net["DNSNames"]
@@ -68,7 +68,7 @@ def test_user_network_names_and_addresses(pallet: NetPallet) -> None:
 
 def test_default_bridge_by_address_not_by_name(pallet: NetPallet) -> None:
     pallet("run", "-d", "--name", "one", *NO_DNS, "busybox", "sleep", "60")
-    doc = json.loads(pallet.out("inspect", "one"))[0]["NetworkSettings"]
+    doc = pallet.inspect("one")["NetworkSettings"]
     ip, gw = doc["IPAddress"], doc["Gateway"]
     assert ip.startswith(pallet.prefix + ".") and gw.startswith(pallet.prefix + ".") and ip != gw
     assert doc["MacAddress"] == "02:42:" + ":".join(f"{int(x):02x}" for x in ip.split("."))
@@ -115,7 +115,7 @@ def test_network_none_has_lo_only(pallet: NetPallet) -> None:
     assert "<LOOPBACK,UP,LOWER_UP>" in links[0] and "inet 127.0.0.1/8" in out
     cid = pallet.out("create", "--network", "none", "busybox", "true")
     pallet("start", "-a", cid)
-    doc = json.loads(pallet.out("inspect", cid))[0]
+    doc = pallet.inspect(cid)
     assert doc["NetworkSettings"]["Networks"] == {} and doc["NetworkSettings"]["IPAddress"] == ""
     assert not list((pallet.runroot / "netns").glob("*"))
 

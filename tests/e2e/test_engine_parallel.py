@@ -6,22 +6,12 @@ import json
 import os
 import subprocess
 import time
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import pytest
 from tests.helpers.cli import Pallet
 
 N = 50
-
-
-@pytest.fixture
-def pallet(tmp_path: Path) -> Iterator[Pallet]:
-    p = Pallet(tmp_path)
-    p.make_busybox()
-    yield p
-    p.cleanup()
 
 
 def _parallel(pallet: Pallet, argvs: list[list[str]]) -> list[subprocess.CompletedProcess[str]]:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -11,14 +9,6 @@ from tests.helpers.cli import Pallet
 from tests.helpers.registry import registry_available, start_registry
 
 pytestmark = pytest.mark.skipif(not registry_available(), reason="docker-registry is not installed")
-
-
-@pytest.fixture
-def pallet(tmp_path: Path) -> Iterator[Pallet]:
-    p = Pallet(tmp_path)
-    p.make_busybox()
-    yield p
-    p.cleanup()
 
 
 def test_push_rmi_pull_run(pallet: Pallet, tmp_path: Path) -> None:
@@ -44,6 +34,6 @@ def test_push_rmi_pull_run(pallet: Pallet, tmp_path: Path) -> None:
     assert len(list((pallet.root / "snapshots").rglob("fs"))) == len(unpacked) + 1
     pallet("rm", cid)
     cid = pallet.out("create", ref, "true")
-    doc = json.loads(pallet.out("inspect", cid))[0]
+    doc = pallet.inspect(cid)
     assert doc["Config"]["Image"] == ref
     pallet("rm", cid)

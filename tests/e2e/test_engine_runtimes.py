@@ -4,24 +4,14 @@ from __future__ import annotations
 
 import json
 import os
-import pty
-import select
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from tests.helpers.cli import Pallet
-
-
-@pytest.fixture
-def pallet(tmp_path: Path) -> Iterator[Pallet]:
-    p = Pallet(tmp_path)
-    p.make_busybox()
-    yield p
-    p.cleanup()
+from tests.helpers.terminal import PtyReader, spawn_in_pty
 
 
 def _comm(pid: int) -> str:
@@ -35,7 +25,7 @@ def _ppid(pid: int) -> int:
 
 def test_default_runtime_is_in_process(pallet: Pallet) -> None:
     cid = pallet.out("run", "-d", "busybox", "sleep", "60")
-    doc = json.loads(pallet.out("inspect", cid))[0]
+    doc = pallet.inspect(cid)
     assert doc["HostConfig"]["Runtime"] == "pallet"
     pid = doc["State"]["Pid"]
     # No runtime process in between: the container's init is the supervisor's own child.
@@ -89,28 +79,13 @@ def test_exec_in_process_codes_stdin_and_detach(pallet: Pallet) -> None:
 
 def test_exec_tty_in_process(pallet: Pallet) -> None:
     cid = pallet.out("run", "-d", "busybox", "sleep", "60")
-    pid, fd = pty.fork()
-    if pid == 0:
-        os.execve(pallet.argv()[0], [*pallet.argv("exec", "-it", cid, "sh")], pallet.env)
-    out = b""
-
-    def read_until(marker: bytes) -> None:
-        nonlocal out
-        deadline = time.monotonic() + 15
-        while marker not in out:
-            assert time.monotonic() < deadline, out
-            r, _, _ = select.select([fd], [], [], 0.5)
-            if r:
-                try:
-                    out += os.read(fd, 4096)
-                except OSError:
-                    break
-
+    pid, fd = spawn_in_pty(pallet.argv("exec", "-it", cid, "sh"), pallet.env)
+    term = PtyReader(fd)
     try:
-        read_until(b"# ")
+        assert term.read_until(b"# "), term.out
         os.write(fd, b"tty; echo marker-$((40+2)); exit 5\r")
-        read_until(b"marker-42")
-        assert b"/dev/pts/" in out
+        assert term.read_until(b"marker-42"), term.out
+        assert b"/dev/pts/" in term.out
     finally:
         _, status = os.waitpid(pid, 0)
         os.close(fd)

@@ -3,21 +3,12 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from tests.helpers.cli import Pallet
 
 DOCKER_CAPS = "00000000a80425fb"
-
-
-@pytest.fixture
-def pallet(tmp_path: Path) -> Iterator[Pallet]:
-    p = Pallet(tmp_path)
-    p.make_busybox()
-    yield p
-    p.cleanup()
 
 
 def status(pallet: Pallet, *flags: str) -> dict[str, str]:

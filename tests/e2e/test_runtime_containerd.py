@@ -25,6 +25,8 @@ from pathlib import Path
 import pytest
 from tests.helpers.cli import Pallet
 from tests.helpers.leaks import TEST_CGROUP_PARENT, cmdline, mountpoints
+from tests.helpers.oci import run_in_terminal
+from tests.helpers.wait import until
 
 RUNTIME = str(Path(sys.executable).with_name("pallet-runtime"))
 IMAGE = "docker.io/library/busybox:latest"
@@ -106,6 +108,10 @@ class Containerd:
                              capture_output=True, text=True, check=True, timeout=10).stdout
         state: dict[str, object] = json.loads(out)
         return state
+
+    def task_status(self) -> str:
+        """The status column of the first task `ctr tasks list` shows (the tests run one at a time)."""
+        return self.ctr("tasks", "list").stdout.split("\n")[1].split()[2]
 
     def shim_socket(self, name: str) -> Path:
         # containerd 1.6 names a shim's socket after sha256(<containerd address>/<namespace>/<id>).
@@ -260,21 +266,18 @@ def test_detached_task_exec_ps_pause_resume_kill_delete(containerd: Containerd) 
             assert str(state["pid"]) in ps.split()
 
             c.ctr("tasks", "pause", "bg")
-            assert c.ctr("tasks", "list").stdout.split("\n")[1].split()[2] == "PAUSED"
+            assert c.task_status() == "PAUSED"
             assert c.runtime_state("bg")["status"] == "paused"
             frozen = _ticks(c, "bg")
             time.sleep(0.4)
             assert _ticks(c, "bg") == frozen, "the paused container still runs"
             c.ctr("tasks", "resume", "bg")
-            assert c.ctr("tasks", "list").stdout.split("\n")[1].split()[2] == "RUNNING"
+            assert c.task_status() == "RUNNING"
             _wait_ticking(c, "bg")
 
             # SIGTERM reaches the init's trap: it exits 7; the exec dies with the PID namespace.
             c.ctr("tasks", "kill", "bg")
-            deadline = time.monotonic() + 10
-            while (row := c.ctr("tasks", "list").stdout.split("\n")[1].split())[2] != "STOPPED":
-                assert time.monotonic() < deadline, row
-                time.sleep(0.05)
+            until(lambda: c.task_status() == "STOPPED")
             assert sleeper.wait(10) == 137
         finally:
             if sleeper.poll() is None:
@@ -296,20 +299,14 @@ def test_kill_all_and_force_delete(containerd: Containerd) -> None:
         sleeper = subprocess.Popen(["ctr", "--address", c.sock, "tasks", "exec", "--exec-id", "s", "--fifo-dir",
                                     str(c.fifo_dir), "ka", "sleep", "30"], stdin=subprocess.DEVNULL,
                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        deadline = time.monotonic() + 10
-        while "ExecID:s" not in c.ctr("tasks", "ps", "ka").stdout:
-            assert time.monotonic() < deadline
-            time.sleep(0.1)
+        until(lambda: "ExecID:s" in c.ctr("tasks", "ps", "ka").stdout, interval=0.1)
         pids = [int(p) for p in c.ctr("tasks", "ps", "ka").stdout.split() if p.isdigit()]
         assert len(pids) == 2
         # `kill --all` (pallet-runtime kill --all ka 9) reaches every process of the container.
         c.ctr("tasks", "kill", "--all", "--signal", "SIGKILL", "ka")
         assert sleeper.wait(10) == 137
         sleeper.communicate()
-        deadline = time.monotonic() + 10
-        while c.ctr("tasks", "list").stdout.split("\n")[1].split()[2] != "STOPPED":
-            assert time.monotonic() < deadline
-            time.sleep(0.05)
+        until(lambda: c.task_status() == "STOPPED")
         assert not any(os.path.exists(f"/proc/{p}") for p in pids)
         c.ctr("tasks", "delete", "ka", check=False)
         c.ctr("containers", "delete", "ka")
@@ -326,18 +323,11 @@ def test_kill_all_and_force_delete(containerd: Containerd) -> None:
     _gone(c, "fd")
 
 
-def _script(cmd: list[str]) -> subprocess.CompletedProcess[str]:
-    """``cmd`` with a terminal of its own (`script`), exit code passed through."""
-    from tests.helpers.oci import run_in_terminal
-
-    return run_in_terminal(cmd)
-
-
 def test_run_and_exec_with_a_terminal(containerd: Containerd) -> None:
     # The shim hands pallet-runtime a --console-socket and copies between the pty and ctr's terminal.
     c = containerd
     base = ["ctr", "--address", c.sock]
-    out = _script([*base, "run", "--rm", "--tty", *c.run_args("tty"), IMAGE, "tty", "sh", "-c",
+    out = run_in_terminal([*base, "run", "--rm", "--tty", *c.run_args("tty"), IMAGE, "tty", "sh", "-c",
                    "tty; echo tty-ok; exit 5"])
     text = out.stdout.replace("\r", "")
     assert out.returncode == 5, (out.stdout, out.stderr, c.log_tail())
@@ -346,16 +336,13 @@ def test_run_and_exec_with_a_terminal(containerd: Containerd) -> None:
 
     c.ctr("run", "--detach", *c.run_args("tx"), IMAGE, "tx", "sleep", "60")
     try:
-        out = _script([*base, "tasks", "exec", "--tty", "--exec-id", "t1", "--fifo-dir", str(c.fifo_dir), "tx",
+        out = run_in_terminal([*base, "tasks", "exec", "--tty", "--exec-id", "t1", "--fifo-dir", str(c.fifo_dir), "tx",
                        "sh", "-c", "tty; echo exec-tty-ok; exit 6"])
         text = out.stdout.replace("\r", "")
         assert out.returncode == 6, (out.stdout, out.stderr)
         assert "/dev/pts/" in text and "exec-tty-ok" in text, text
         c.ctr("tasks", "kill", "--signal", "SIGKILL", "tx")
-        deadline = time.monotonic() + 10
-        while c.ctr("tasks", "list").stdout.split("\n")[1].split()[2] != "STOPPED":
-            assert time.monotonic() < deadline
-            time.sleep(0.05)
+        until(lambda: c.task_status() == "STOPPED")
         c.ctr("tasks", "delete", "tx", check=False)
         c.ctr("containers", "delete", "tx")
     finally:

@@ -10,6 +10,7 @@ import sys
 import time
 import zlib
 from pathlib import Path
+from typing import Any
 
 from tests.helpers.leaks import SESSION_TAG, TEST_CGROUP_PARENT
 
@@ -50,6 +51,11 @@ class Pallet:
 
     def out(self, *args: str) -> str:
         return self(*args).stdout.strip()
+
+    def inspect(self, name: str) -> dict[str, Any]:
+        """The `inspect` document of one container."""
+        doc: dict[str, Any] = json.loads(self.out("inspect", name))[0]
+        return doc
 
     def make_busybox(self) -> None:
         """The busybox image in this store, built from the host's busybox-static by pallet.image."""

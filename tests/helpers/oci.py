@@ -34,6 +34,14 @@ def says(stderr: str, *words: str) -> bool:
     return not is_pallet() or all(w in stderr for w in words)
 
 
+def assert_refused(rt: Runtime, proc: subprocess.CompletedProcess[str], *words: str) -> None:
+    """``proc`` (a create or run by ``rt``) failed, its error says ``words`` (see says), and no
+    container is left."""
+    assert proc.returncode != 0, proc.stderr
+    assert says(proc.stderr, *words), proc.stderr
+    assert rt.run("list", "-q").stdout.strip() == ""
+
+
 def new_id(prefix: str = "c") -> str:
     return f"{prefix}{uuid.uuid4().hex[:10]}"
 
@@ -49,6 +57,21 @@ def make_config(args: list[str], **changes: Any) -> dict[str, Any]:
     for key, value in changes.items():
         spec[key] = value
     return spec
+
+
+# Root in the container is host uid and gid 100000, and 65536 ids are mapped.
+USERNS_MAP = [{"containerID": 0, "hostID": 100000, "size": 65536}]
+
+
+def in_user_namespace(config: dict[str, Any]) -> None:
+    """Give the container a user namespace of its own mapped by USERNS_MAP; without the /sys and
+    /sys/fs/cgroup mounts (they need more care there) and without gid= mount options."""
+    config["linux"]["namespaces"].append({"type": "user"})
+    config["linux"]["uidMappings"] = USERNS_MAP
+    config["linux"]["gidMappings"] = USERNS_MAP
+    config["mounts"] = [m for m in config["mounts"] if m["destination"] not in ("/sys", "/sys/fs/cgroup")]
+    for m in config["mounts"]:
+        m["options"] = [o for o in m.get("options", []) if not o.startswith("gid=")]
 
 
 def write_bundle(bundle: Path, rootfs: Path, config: dict[str, Any]) -> Path:

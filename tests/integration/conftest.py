@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.helpers.leaks import SESSION_TAG
 from tests.helpers.oci import Runtime, make_config, new_id, write_bundle
 
 
@@ -29,3 +33,13 @@ def bundle(tmp_path: Path, rootfs: Path) -> Callable[..., Path]:
         return write_bundle(path, rootfs, config)
 
     return make
+
+
+@pytest.fixture
+def reachable_dir() -> Iterator[Path]:
+    """A directory that a container's mapped root (host uid 100000) can walk into: pytest's own are
+    private to root."""
+    top = Path(tempfile.mkdtemp(prefix=f"pallet-userns-{SESSION_TAG}-"))
+    os.chmod(top, 0o755)
+    yield top
+    shutil.rmtree(top)

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import os
-import pty
-import select
 import subprocess
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from tests.helpers.oci import Runtime, is_pallet, new_id
+from tests.helpers.oci import Runtime, in_user_namespace, is_pallet, make_config, new_id, write_bundle
+from tests.helpers.rootfs import copy_rootfs
+from tests.helpers.terminal import PtyReader, spawn_in_pty
 
 Bundle = Callable[..., Path]
 
@@ -79,118 +80,65 @@ def test_foreground_run_in_a_terminal_proxies_the_pty(rt: Runtime, bundle: Bundl
         c["process"]["terminal"] = True
 
     b = bundle(["sh", "-c", "tty; read line; echo got:$line; exit 4"], edit=edit)
-    pid, master = pty.fork()
-    if pid == 0:
-        try:
-            os.execv(rt.binary, [rt.binary, "--root", str(rt.root), "run", "-b", str(b), new_id()])
-        finally:
-            os._exit(99)
-    data = b""
-    sent = False
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        ready, _, _ = select.select([master], [], [], 0.5)
-        if not ready:
-            continue
-        try:
-            chunk = os.read(master, 1024)
-        except OSError:
-            break
-        if not chunk:
-            break
-        data += chunk
-        if not sent and b"/dev/" in data:
-            os.write(master, b"hello\r")
-            sent = True
+    pid, master = spawn_in_pty(rt.cmd("run", "-b", str(b), new_id()))
+    term = PtyReader(master)
+    if term.read_until(b"/dev/", timeout=20):
+        os.write(master, b"hello\r")
+    term.read_to_end(timeout=20)
     os.close(master)
     _, status = os.waitpid(pid, 0)
-    text = data.decode(errors="replace")
+    text = term.out.decode(errors="replace")
     assert "/dev/console" in text or "/dev/pts/" in text
     assert "got:hello" in text
     assert os.waitstatus_to_exitcode(status) == 4
 
 
-def test_idmapped_bind_mount_in_a_user_namespace(rt: Runtime, busybox_rootfs: Path) -> None:
+def test_idmapped_bind_mount_in_a_user_namespace(rt: Runtime, busybox_rootfs: Path, reachable_dir: Path) -> None:
     """A host directory owned by root, bound with "idmap": the container's root owns it, and what it
     writes there lands on the host as the directory's own owner, not as the mapped uid."""
-    import json
-    import shutil
-    import tempfile
-
-    from tests.helpers.leaks import SESSION_TAG
-    from tests.helpers.oci import make_config, write_bundle
-    from tests.helpers.rootfs import copy_rootfs
-
     if not is_pallet():
         pytest.skip("pallet-runtime's idmapped bind mounts")
-    top = Path(tempfile.mkdtemp(prefix=f"pallet-idmap-{SESSION_TAG}-"))
-    try:
-        os.chmod(top, 0o755)
-        data = top / "data"
-        data.mkdir()
-        (data / "owned-by-root").write_text("x")
-        config = make_config(["sh", "-c", "stat -c '%u:%g' /data/owned-by-root /plain/owned-by-root; "
-                                          "touch /data/made-inside; id -u"])
-        maps = [{"containerID": 0, "hostID": 100000, "size": 65536}]
-        config["linux"]["namespaces"].append({"type": "user"})
-        config["linux"]["uidMappings"] = maps
-        config["linux"]["gidMappings"] = maps
-        config["mounts"] = [m for m in config["mounts"] if m["destination"] not in ("/sys", "/sys/fs/cgroup")]
-        for m in config["mounts"]:
-            m["options"] = [o for o in m.get("options", []) if not o.startswith("gid=")]
-        config["mounts"].append({"destination": "/data", "type": "bind", "source": str(data),
-                                 "options": ["bind", "idmap"]})
-        config["mounts"].append({"destination": "/plain", "type": "bind", "source": str(data),
-                                 "options": ["bind", "ro"]})
-        rootfs = copy_rootfs(busybox_rootfs, top / "rootfs")
-        # the rootfs belongs to host root: the mapped root cannot make mount points in it itself
-        (rootfs / "data").mkdir()
-        (rootfs / "plain").mkdir()
-        b = write_bundle(top / "bundle", rootfs, config)
-        out = rt.run("run", "-b", str(b), new_id(), check=True).stdout.split()
-        assert out[0] == "0:0"            # through the idmapped mount: the container's root owns it
-        assert out[1] == "65534:65534"    # the same file without: host root is nobody in the container
-        assert out[2] == "0"
-        st = os.stat(data / "made-inside")
-        assert (st.st_uid, st.st_gid) == (0, 0), json.dumps([st.st_uid, st.st_gid])
-    finally:
-        shutil.rmtree(top)
+    top = reachable_dir
+    data = top / "data"
+    data.mkdir()
+    (data / "owned-by-root").write_text("x")
+    config = make_config(["sh", "-c", "stat -c '%u:%g' /data/owned-by-root /plain/owned-by-root; "
+                                      "touch /data/made-inside; id -u"])
+    in_user_namespace(config)
+    config["mounts"].append({"destination": "/data", "type": "bind", "source": str(data),
+                             "options": ["bind", "idmap"]})
+    config["mounts"].append({"destination": "/plain", "type": "bind", "source": str(data),
+                             "options": ["bind", "ro"]})
+    rootfs = copy_rootfs(busybox_rootfs, top / "rootfs")
+    # the rootfs belongs to host root: the mapped root cannot make mount points in it itself
+    (rootfs / "data").mkdir()
+    (rootfs / "plain").mkdir()
+    b = write_bundle(top / "bundle", rootfs, config)
+    out = rt.run("run", "-b", str(b), new_id(), check=True).stdout.split()
+    assert out[0] == "0:0"            # through the idmapped mount: the container's root owns it
+    assert out[1] == "65534:65534"    # the same file without: host root is nobody in the container
+    assert out[2] == "0"
+    st = os.stat(data / "made-inside")
+    assert (st.st_uid, st.st_gid) == (0, 0), json.dumps([st.st_uid, st.st_gid])
 
 
-def test_user_namespace_bind_source_need_not_be_reachable_by_the_mapped_root(rt: Runtime, busybox_rootfs: Path,
-                                                                             tmp_path: Path) -> None:
+def test_user_namespace_bind_source_need_not_be_reachable_by_the_mapped_root(
+        rt: Runtime, busybox_rootfs: Path, tmp_path: Path, reachable_dir: Path) -> None:
     """The parent opens bind sources in the host's namespaces (as runc does): a source under a
     directory private to host root still reaches a container whose root is host uid 100000."""
-    import shutil
-    import tempfile
-
-    from tests.helpers.leaks import SESSION_TAG
-    from tests.helpers.oci import make_config, write_bundle
-    from tests.helpers.rootfs import copy_rootfs
-
     if not is_pallet():
         pytest.skip("pallet-runtime opens bind sources in the parent")
     private = tmp_path / "private"  # pytest's tmp dirs are 0700, root's
     (private / "shared").mkdir(parents=True)
     (private / "shared" / "note").write_text("from the host\n")
     os.chmod(private / "shared" / "note", 0o644)
-    top = Path(tempfile.mkdtemp(prefix=f"pallet-usbind-{SESSION_TAG}-"))
-    try:
-        os.chmod(top, 0o755)
-        config = make_config(["cat", "/mnt/shared/note"])
-        maps = [{"containerID": 0, "hostID": 100000, "size": 65536}]
-        config["linux"]["namespaces"].append({"type": "user"})
-        config["linux"]["uidMappings"] = maps
-        config["linux"]["gidMappings"] = maps
-        config["mounts"] = [m for m in config["mounts"] if m["destination"] not in ("/sys", "/sys/fs/cgroup")]
-        for m in config["mounts"]:
-            m["options"] = [o for o in m.get("options", []) if not o.startswith("gid=")]
-        config["mounts"].append({"destination": "/mnt/shared", "type": "bind", "source": str(private / "shared"),
-                                 "options": ["rbind", "ro"]})
-        rootfs = copy_rootfs(busybox_rootfs, top / "rootfs")
-        (rootfs / "mnt" / "shared").mkdir(parents=True)
-        b = write_bundle(top / "bundle", rootfs, config)
-        out = rt.run("run", "-b", str(b), new_id(), check=True)
-        assert out.stdout == "from the host\n"
-    finally:
-        shutil.rmtree(top)
+    top = reachable_dir
+    config = make_config(["cat", "/mnt/shared/note"])
+    in_user_namespace(config)
+    config["mounts"].append({"destination": "/mnt/shared", "type": "bind", "source": str(private / "shared"),
+                             "options": ["rbind", "ro"]})
+    rootfs = copy_rootfs(busybox_rootfs, top / "rootfs")
+    (rootfs / "mnt" / "shared").mkdir(parents=True)
+    b = write_bundle(top / "bundle", rootfs, config)
+    out = rt.run("run", "-b", str(b), new_id(), check=True)
+    assert out.stdout == "from the host\n"

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from tests.helpers.oci import Runtime, is_pallet, new_id, says
+from tests.helpers.oci import Runtime, assert_refused, is_pallet, new_id, says
 
 Bundle = Callable[..., Path]
 
@@ -121,10 +121,7 @@ def test_cwd_that_does_not_exist_is_an_error(rt: Runtime, bundle: Bundle) -> Non
         c["process"]["cwd"] = "/no/such/dir"
 
     b = bundle(["true"], edit=edit)
-    out = rt.run("run", "-b", str(b), new_id())
-    assert out.returncode != 0
-    assert says(out.stderr, "/no/such/dir")
-    assert rt.run("list", "-q").stdout.strip() == ""
+    assert_refused(rt, rt.run("run", "-b", str(b), new_id()), "/no/such/dir")
 
 
 def test_readonly_root_and_paths_and_masks(rt: Runtime, bundle: Bundle) -> None:
@@ -160,10 +157,7 @@ def test_rlimit_above_hard_limit_is_a_clear_error(rt: Runtime, bundle: Bundle) -
         c["process"]["rlimits"] = [{"type": "RLIMIT_NOFILE", "soft": 1 << 30, "hard": 1 << 30}]
 
     b = bundle(["true"], edit=edit)
-    out = rt.run("run", "-b", str(b), new_id())
-    assert out.returncode != 0
-    assert says(out.stderr, "RLIMIT_NOFILE")
-    assert rt.run("list", "-q").stdout.strip() == ""
+    assert_refused(rt, rt.run("run", "-b", str(b), new_id()), "RLIMIT_NOFILE")
 
 
 def test_devices_and_dev_links(rt: Runtime, bundle: Bundle) -> None:
