@@ -114,6 +114,9 @@ def run_foreground(engine: Engine, cid: str, *, interactive: bool, tty: bool) ->
         sources[out_r] = ("stdout", 1)
         sources[err_r] = ("stderr", 2)
     os.close(devnull)
+    import gc
+
+    gc.enable()  # `pallet run` turned it off for the set-up; the container may run for long
     forward_signals(pid)
     try:
         pump(sources, writer, stdin_to=master if (tty and interactive) else -1)

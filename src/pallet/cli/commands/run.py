@@ -16,14 +16,21 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace, ctx: Context) -> int:
+    import gc
+
     from pallet.runtime.cgroups.warmup import start_warmup
 
     # The kernel's wait for the container's first cgroup move, paid while the engine makes the
     # record, the snapshot and the bundle (the runtime's create stops it; see cgroups.warmup).
     warmup = start_warmup()
+    # No cyclic garbage collection while the container is set up (a short burst of allocations:
+    # the collector would only walk the modules just imported); the attached run turns it back on
+    # before it waits on the container.
+    gc.disable()
     try:
         return _run(args, ctx)
     finally:
+        gc.enable()
         if warmup is not None:
             warmup.stop()
 
