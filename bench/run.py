@@ -18,8 +18,9 @@ of them alike.  Prints the median and the ratio to pallet's median for the same 
 ``--baseline-src DIR`` adds pallet run from another source tree (``git worktree add DIR <commit>``, its
 ``src``), as "pallet-base", to compare two versions in the same interleaved run.
 Usage: ``sudo .venv/bin/python bench/run.py [-n N] [--no-docker] [--no-podman] [--baseline-src DIR] [--settle S]``
-(``--settle``: a pause before each timed run, so that no command starts while the previous one's
-background work, such as podman's cleanup process or the kernel's namespace teardown, still runs).
+(``--settle``, 0.5 s by default: a pause before each timed run, so that no command starts while the
+previous one's background work, such as podman's cleanup process or the kernel's namespace teardown,
+still runs; each command is timed on a settled machine, as it would be run alone).
 """
 
 from __future__ import annotations
@@ -202,10 +203,10 @@ def main() -> int:
     parser.add_argument("--no-docker", action="store_true")
     parser.add_argument("--no-podman", action="store_true")
     parser.add_argument("--baseline-src", default="", help="a src dir of another pallet version, run beside")
-    parser.add_argument("--settle", type=float, default=0.0, metavar="SECONDS",
-                        help="pause before each timed run, so that none starts while the previous "
-                             "command's background work (a peer's cleanup processes, the kernel's "
-                             "namespace teardown) still runs")
+    parser.add_argument("--settle", type=float, default=0.5, metavar="SECONDS",
+                        help="pause before each timed run (default 0.5; 0 for none), so that none starts "
+                             "while the previous command's background work (a peer's cleanup processes, "
+                             "the kernel's namespace teardown) still runs")
     args = parser.parse_args()
     base = tempfile.mkdtemp(prefix="pallet-bench-run-")
     variants: dict[str, tuple[list[str], dict[str, str] | None]] = {}
