@@ -58,6 +58,24 @@ def docker_bin_dirs() -> list[str] | None:
     return dirs
 
 
+# What docker, containerd and podman make on the host on their first use, whatever roots they are
+# given (plugin and shim sockets, podman's IPAM database and blob-info cache, short-name lock).
+PEER_HOST_DIRS = ("/run/docker", "/run/containerd", "/run/containers", "/var/lib/containers",
+                  "/var/cache/containers")
+
+
+@contextlib.contextmanager
+def peer_host_dirs_removed() -> Iterator[None]:
+    """Remove, at the end, those of PEER_HOST_DIRS that the block made (none of them was there)."""
+    before = {d for d in PEER_HOST_DIRS if os.path.lexists(d)}
+    try:
+        yield
+    finally:
+        for d in PEER_HOST_DIRS:
+            if d not in before and os.path.lexists(d):
+                shutil.rmtree(d, ignore_errors=True)
+
+
 def _host_state(mark: str) -> dict[str, set[str]]:
     links = _run(["ip", "-o", "link", "show"]).stdout
     nft = _run(["nft", "list", "ruleset"]).stdout

@@ -47,7 +47,15 @@ sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _peers import CACHE, docker_daemon, du, empty_docker, empty_podman, podman_env  # noqa: E402
+from _peers import (  # noqa: E402
+    CACHE,
+    docker_daemon,
+    du,
+    empty_docker,
+    empty_podman,
+    peer_host_dirs_removed,
+    podman_env,
+)
 
 from pallet.image.archive import save  # noqa: E402
 from pallet.image.build_busybox import build_busybox  # noqa: E402
@@ -329,7 +337,7 @@ def main() -> int:
             src = make_source(work, registry.host)
             archives = src["archives"]
             assert isinstance(archives, dict)
-            with peers(work, args, registry.host) as tools:
+            with peer_host_dirs_removed(), peers(work, args, registry.host) as tools:
                 try:
                     if "pull" in parts:
                         measure_pull(tools, str(src["remote"]), args.runs, args.settle)

@@ -208,11 +208,14 @@ def main() -> int:
                              "while the previous command's background work (a peer's cleanup processes, "
                              "the kernel's namespace teardown) still runs")
     args = parser.parse_args()
+    from _peers import peer_host_dirs_removed  # this script's directory: bench/
+
     base = tempfile.mkdtemp(prefix="pallet-bench-run-")
     variants: dict[str, tuple[list[str], dict[str, str] | None]] = {}
     cgroups_before = _peer_cgroups()
     try:
         with contextlib.ExitStack() as stack:
+            stack.enter_context(peer_host_dirs_removed())
             pallet = stack.enter_context(pallet_store(base))
             archive = os.path.join(base, "busybox.tar")
             subprocess.run([*pallet, "save", "-o", archive, "busybox"], check=True, capture_output=True)
@@ -270,10 +273,10 @@ def main() -> int:
         print(f"  {name:<18} {med:7.1f}  (min {min(values):6.1f}, max {max(values):6.1f}){ratio}")
     for net in ("none", "default"):
         ours = samples.get(f"pallet ({net})")
-        peers = {n: v for n, v in samples.items() if n.endswith(f"({net})") and not n.startswith("pallet")
-                 and n not in failed and v}
-        if ours and peers:
-            fastest = min(statistics.median(v) for v in peers.values())
+        peer_samples = {n: v for n, v in samples.items() if n.endswith(f"({net})") and not n.startswith("pallet")
+                        and n not in failed and v}
+        if ours and peer_samples:
+            fastest = min(statistics.median(v) for v in peer_samples.values())
             share = statistics.median(ours) / fastest
             print(f"  goal ({net}): pallet at most 1/3 of every peer's median: pallet/fastest peer = {share:.2f} "
                   f"({'met' if share <= 1 / 3 else 'not met'})")
