@@ -123,8 +123,8 @@ def make_source(work: Path, registry_host: str) -> dict[str, object]:
     archives = {}
     for name, ref in (("gzip", ref_gz), ("plain", ref_plain), ("busybox", "docker.io/library/busybox:latest")):
         path = work / f"{name}.tar"
-        with open(path, "wb") as f:
-            save(store, [ref], f)
+        with open(path, "wb") as out:
+            save(store, [ref], out)
         archives[name] = path
     remote = f"{registry_host}/bench/debian:v1"
     store.tag(ref_gz, remote)
