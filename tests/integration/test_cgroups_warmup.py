@@ -49,6 +49,33 @@ def test_warmup_pokes_moves_nothing_and_cleans_up() -> None:
     w.stop()  # twice is fine
 
 
+def test_a_warmup_removes_those_its_killed_predecessors_left() -> None:
+    import subprocess
+
+    gone = subprocess.Popen(["true"])
+    gone.wait()  # a pid that is gone
+    alive = subprocess.Popen(["sleep", "30"])
+    assert UNIFIED is not None
+    stale, live = Path(UNIFIED, f"pallet-warmup-{gone.pid}"), Path(UNIFIED, f"pallet-warmup-{alive.pid}")
+    try:
+        stale.mkdir()
+        live.mkdir()
+        w = start_warmup()
+        assert w is not None
+        deadline = time.monotonic() + 5
+        while w.refused < 1 and time.monotonic() < deadline:
+            time.sleep(0.005)
+        w.stop()
+        assert not stale.exists()  # its process is gone
+        assert live.exists()  # a live process's is not ours to remove
+    finally:
+        alive.kill()
+        alive.wait()
+        for d in (stale, live):
+            if d.exists():
+                d.rmdir()
+
+
 def test_no_unified_tree_no_warmup(tmp_path: Path) -> None:
     (tmp_path / "memory").mkdir()
     (tmp_path / "memory" / "cgroup.procs").write_text("")

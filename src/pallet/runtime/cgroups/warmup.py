@@ -12,9 +12,10 @@ EOPNOTSUPP (a thread may not leave its domain), and the kernel checks that only 
 lock.  The warm-up makes a cgroup of its own at the top of the unified hierarchy
 (``pallet-warmup-<pid>``), checks that it is a domain of its own (so the refusal is certain: the
 thread is not in it), writes its thread id there every few milliseconds until it is stopped, then
-removes the cgroup.  Nothing is ever moved, and no cgroup but its own is written.  On a pure v1 host
-there is no unified hierarchy and nothing to warm: the runtime's moves there are made by the moving
-process itself, which takes no global lock (see ``CgroupManager.join_self``).
+removes the cgroup (and, first, any such cgroup left by a process killed before it could: empty,
+named by a pid that is gone).  Nothing is ever moved, and no cgroup but its own is written.  On a
+pure v1 host there is no unified hierarchy and nothing to warm: the runtime's moves there are made
+by the moving process itself, which takes no global lock (see ``CgroupManager.join_self``).
 
 The thread only makes system calls; a fork while it runs leaves a single-threaded child.
 """
@@ -29,13 +30,15 @@ import time
 # idle (it does so about one grace period after the last writer): fewer wake-ups of this thread,
 # which takes the interpreter's lock for a moment at each.
 _PERIOD = 0.003
+_PREFIX = "pallet-warmup-"
 
 
 class MigrationWarmup:
     """A thread keeping the kernel's cgroup migration lock warm until ``stop()``."""
 
     def __init__(self, unified: str) -> None:
-        self.directory = os.path.join(unified, f"pallet-warmup-{os.getpid()}")
+        self.unified = unified
+        self.directory = os.path.join(unified, f"{_PREFIX}{os.getpid()}")
         self._wake = _thread.allocate_lock()
         self._done = _thread.allocate_lock()
         self.running = False
@@ -78,6 +81,7 @@ class MigrationWarmup:
         started.release()
         made = False
         try:
+            _remove_stale(self.unified)
             os.mkdir(self.directory, 0o755)
             made = True
             if _is_own_domain(self.directory):
@@ -107,6 +111,30 @@ class MigrationWarmup:
                     return
         finally:
             os.close(fd)
+
+
+def _remove_stale(unified: str) -> None:
+    """Remove the warm-up cgroups of processes that are gone (killed before they could): empty, and
+    named by their pid; a live process's is left alone."""
+    try:
+        entries = [e.name for e in os.scandir(unified) if e.name.startswith(_PREFIX)]
+    except OSError:
+        return
+    for name in entries:
+        pid = name[len(_PREFIX):]
+        if not pid.isdigit() or int(pid) == os.getpid():
+            continue
+        try:
+            os.kill(int(pid), 0)
+            continue
+        except ProcessLookupError:
+            pass
+        except OSError:
+            continue
+        try:
+            os.rmdir(os.path.join(unified, name))
+        except OSError:
+            pass
 
 
 def _is_own_domain(directory: str) -> bool:
