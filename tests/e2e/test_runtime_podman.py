@@ -54,8 +54,10 @@ def podman(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Podman]:
     # With cgroupfs, conmon puts itself under /libpod_parent/conmon whatever cgroup_parent says:
     # remove that too afterwards, unless it was there before.
     libpod_existed = os.path.isdir("/sys/fs/cgroup/pids/libpod_parent")
-    # podman's blob cache and network run dir ignore the private storage: remove them if made here
-    made_dirs = [d for d in ("/var/lib/containers", "/run/containers") if not os.path.exists(d)]
+    # podman's blob cache, network run dir and short-name lock ignore the private storage: remove
+    # them if made here
+    made_dirs = [d for d in ("/var/lib/containers", "/run/containers", "/var/cache/containers")
+                 if not os.path.exists(d)]
     p = Podman(tmp_path / "podman")
     store = Pallet(tmp_path / "pallet")
     store.make_busybox()
