@@ -67,13 +67,44 @@ PEER_HOST_DIRS = ("/run/docker", "/run/containerd", "/run/containers", "/var/lib
 @contextlib.contextmanager
 def peer_host_dirs_removed() -> Iterator[None]:
     """Remove, at the end, those of PEER_HOST_DIRS that the block made (none of them was there)."""
-    before = {d for d in PEER_HOST_DIRS if os.path.lexists(d)}
+    before = {d for d in (*PEER_HOST_DIRS, "/run/netns") if os.path.lexists(d)}
     try:
         yield
     finally:
+        # conmon starts `podman container cleanup` after a container exits: let those finish first
+        # (they make /run/netns again), for up to 10 s.
+        deadline = time.monotonic() + 10
+        while _procs_named(("podman", "conmon", "netavark", "aardvark-dns")) and time.monotonic() < deadline:
+            time.sleep(0.1)
         for d in PEER_HOST_DIRS:
             if d not in before and os.path.lexists(d):
                 shutil.rmtree(d, ignore_errors=True)
+        # podman's namespaces directory, bind-mounted onto itself: only if made here and empty
+        netns = "/run/netns"
+        if netns not in before and os.path.isdir(netns) and not os.listdir(netns):
+            for _ in range(8):  # bound onto itself (same device: os.path.ismount cannot tell), maybe stacked
+                if not _is_mountpoint(netns) or subprocess.run(["umount", netns]).returncode:
+                    break
+            with contextlib.suppress(OSError):
+                os.rmdir(netns)
+
+
+def _is_mountpoint(path: str) -> bool:
+    with open("/proc/self/mountinfo") as f:
+        return any(line.split()[4] == path for line in f)
+
+
+def _procs_named(names: tuple[str, ...]) -> list[int]:
+    out = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/comm") as f:
+                    if f.read().strip() in names:
+                        out.append(int(entry))
+            except OSError:
+                continue
+    return out
 
 
 def _host_state(mark: str) -> dict[str, set[str]]:

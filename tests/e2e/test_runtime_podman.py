@@ -6,6 +6,7 @@ ulimits above this host's hard limits), and its busybox image from `pallet save`
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
@@ -58,6 +59,8 @@ def podman(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Podman]:
     # them if made here
     made_dirs = [d for d in ("/var/lib/containers", "/run/containers", "/var/cache/containers")
                  if not os.path.exists(d)]
+    # and /run/netns, which podman bind-mounts onto itself (shared) for its namespaces
+    made_netns_dir = not os.path.exists("/run/netns")
     p = Podman(tmp_path / "podman")
     store = Pallet(tmp_path / "pallet")
     store.make_busybox()
@@ -70,6 +73,13 @@ def podman(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Podman]:
         p("system", "reset", "-f", check=False)
         for d in made_dirs:
             shutil.rmtree(d, ignore_errors=True)
+        if made_netns_dir and os.path.isdir("/run/netns") and not os.listdir("/run/netns"):
+            for _ in range(8):  # bound onto itself (same device: os.path.ismount cannot tell), maybe stacked
+                if subprocess.run(["mountpoint", "-q", "/run/netns"]).returncode or \
+                        subprocess.run(["umount", "/run/netns"]).returncode:
+                    break
+            with contextlib.suppress(OSError):
+                os.rmdir("/run/netns")
         store.cleanup()
         for hierarchy in os.listdir("/sys/fs/cgroup"):
             if not libpod_existed:
