@@ -1,0 +1,48 @@
+"""On a host without a unified hierarchy (pure v1) the runtime's intermediate joins the container's
+v1 cgroups itself (``join_self``: the lock-free move) and the parent writes no pid.  Simulated here
+by hiding this hybrid host's unified tree from detection, in a runtime started for the test."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from tests.helpers.oci import Runtime, is_pallet, new_id
+
+import pallet
+
+SRC = str(Path(pallet.__file__).resolve().parent.parent)
+
+# pallet-runtime's main with detect() made blind to the unified hierarchy.
+V1_ONLY_RUNTIME = f"""
+import sys
+sys.path.insert(0, {SRC!r})
+import pallet.runtime.cgroups.detect as d
+real = d.detect
+d.detect = lambda root="/sys/fs/cgroup": d.Layout(real(root).root, real(root).v1, None)
+from pallet.runtime.cli import main
+sys.argv[0] = "pallet-runtime"
+sys.exit(main())
+"""
+
+
+@pytest.mark.skipif(not is_pallet(), reason="pallet-runtime's own cgroup code")
+def test_on_a_pure_v1_host_the_intermediate_joins_the_cgroups_itself(
+        rt: Runtime, bundle: Callable[..., Path]) -> None:
+    def no_cgroupns(c: dict) -> None:  # full paths in /proc/self/cgroup
+        c["linux"]["namespaces"] = [n for n in c["linux"]["namespaces"] if n["type"] != "cgroup"]
+
+    b = bundle(["cat", "/proc/self/cgroup"], edit=no_cgroupns)
+    config = (b / "config.json").read_text()
+    path = config.split('"cgroupsPath": "', 1)[1].split('"', 1)[0]
+    out = subprocess.run([sys.executable, "-I", "-S", "-c", V1_ONLY_RUNTIME, "--root", str(rt.root), "run",
+                          "--bundle", str(b), new_id()], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    lines = dict(line.split(":", 2)[1:] for line in out.stdout.split())
+    v1 = {h: p for h, p in lines.items() if h and h.split(",")[0] in ("cpu", "cpuacct", "memory", "pids", "devices",
+                                                                        "freezer", "blkio", "cpuset")}
+    assert len(v1) >= 6 and all(p == path for p in v1.values()), lines  # joined by the intermediate
+    assert lines[""] != path  # the hidden unified tree: nobody wrote a pid there
