@@ -62,11 +62,32 @@ def docker_bin_dirs() -> list[str] | None:
 # given (plugin and shim sockets, podman's IPAM database and blob-info cache, short-name lock).
 PEER_HOST_DIRS = ("/run/docker", "/run/containerd", "/run/containers", "/var/lib/containers",
                   "/var/cache/containers")
+PEER_CGROUPS = ("docker", "libpod_parent")  # what dockerd and conmon make under cgroupfs
+
+
+def _peer_cgroups() -> set[str]:
+    out = set()
+    for hierarchy in os.listdir("/sys/fs/cgroup"):
+        for name in PEER_CGROUPS:
+            path = os.path.join("/sys/fs/cgroup", hierarchy, name)
+            if os.path.isdir(path):
+                out.add(path)
+    return out
+
+
+def _remove_cgroups(paths: set[str]) -> None:
+    """rmdir these cgroups, their (empty) children first; a cgroup with processes stays."""
+    for top in sorted(paths):
+        for dirpath, _dirs, _files in sorted(os.walk(top), key=lambda e: -len(e[0])):
+            with contextlib.suppress(OSError):
+                os.rmdir(dirpath)
 
 
 @contextlib.contextmanager
 def peer_host_dirs_removed() -> Iterator[None]:
-    """Remove, at the end, those of PEER_HOST_DIRS that the block made (none of them was there)."""
+    """Remove, at the end, those of PEER_HOST_DIRS, /run/netns and the peers' parent cgroups
+    (PEER_CGROUPS, in every hierarchy) that the block made."""
+    cgroups_before = _peer_cgroups()
     before = {d for d in (*PEER_HOST_DIRS, "/run/netns") if os.path.lexists(d)}
     try:
         yield
@@ -87,6 +108,7 @@ def peer_host_dirs_removed() -> Iterator[None]:
                     break
             with contextlib.suppress(OSError):
                 os.rmdir(netns)
+        _remove_cgroups(_peer_cgroups() - cgroups_before)
 
 
 def _is_mountpoint(path: str) -> bool:

@@ -60,27 +60,6 @@ def _links() -> set[str]:
     return {line.split(":")[1].strip().split("@")[0] for line in out.splitlines() if ":" in line}
 
 
-PEER_CGROUPS = ("docker", "libpod_parent")  # what dockerd and conmon make under cgroupfs
-
-
-def _peer_cgroups() -> set[str]:
-    out = set()
-    for hierarchy in os.listdir("/sys/fs/cgroup"):
-        for name in PEER_CGROUPS:
-            path = os.path.join("/sys/fs/cgroup", hierarchy, name)
-            if os.path.isdir(path):
-                out.add(path)
-    return out
-
-
-def _remove_cgroups(paths: set[str]) -> None:
-    """rmdir these cgroups, their (empty) children first; a cgroup with processes stays."""
-    for top in sorted(paths):
-        for dirpath, _dirs, _files in sorted(os.walk(top), key=lambda e: -len(e[0])):
-            try:
-                os.rmdir(dirpath)
-            except OSError:
-                pass
 
 
 def _umount_under(path: str) -> None:
@@ -212,7 +191,6 @@ def main() -> int:
 
     base = tempfile.mkdtemp(prefix="pallet-bench-run-")
     variants: dict[str, tuple[list[str], dict[str, str] | None]] = {}
-    cgroups_before = _peer_cgroups()
     try:
         with contextlib.ExitStack() as stack:
             stack.enter_context(peer_host_dirs_removed())
@@ -261,7 +239,6 @@ def main() -> int:
     finally:
         _umount_under(base)
         shutil.rmtree(base, ignore_errors=True)
-        _remove_cgroups(_peer_cgroups() - cgroups_before)  # the peers' parent cgroups this run made
     print(f"run --rm busybox true: median of {args.n} interleaved runs (ms), ratio to pallet's median")
     for name, values in samples.items():
         if name in failed or not values:
