@@ -436,12 +436,7 @@ def copy_from_container(engine: Engine, ref: str, src: str, dest: str, *, follow
 
                 write_tar(walk(top, name), stdout or sys.stdout.buffer)
                 return
-            src_is_dir = stat.S_ISDIR(os.fstat(top).st_mode)
-            base, rename, contents = plan_dest(_host_resolver, dest, src_is_dir, src.endswith("/."), name, "on the host")
-            try:
-                _run(walk(top, name), DirSink(base, rename=rename, contents=contents, keep_owner=archive))
-            finally:
-                os.close(base)
+            _copy_tree(top, name, src, _host_resolver, dest, "on the host", archive)
         finally:
             os.close(top)
 
@@ -469,12 +464,18 @@ def copy_to_container(engine: Engine, ref: str, src: str, dest: str, *, follow: 
     except (FileNotFoundError, NotADirectoryError):
         raise NotFoundError(f"no such file or directory on the host: {src}") from None
     try:
-        src_is_dir = stat.S_ISDIR(os.fstat(top).st_mode)
         with ContainerRoot(engine, ref) as root:
-            base, rename, contents = plan_dest(root.resolve, dest, src_is_dir, src.endswith("/."), name, where)
-            try:
-                _run(walk(top, name), DirSink(base, rename=rename, contents=contents, keep_owner=archive))
-            finally:
-                os.close(base)
+            _copy_tree(top, name, src, root.resolve, dest, where, archive)
     finally:
         os.close(top)
+
+
+def _copy_tree(top: int, name: str, src: str, resolve: Resolver, dest: str, where: str, archive: bool) -> None:
+    """The file or tree open at ``top`` (``src``, named ``name``) to ``dest`` found through ``resolve``,
+    placed as docker cp places it (into, as, or the contents of a ``/.`` source)."""
+    src_is_dir = stat.S_ISDIR(os.fstat(top).st_mode)
+    base, rename, contents = plan_dest(resolve, dest, src_is_dir, src.endswith("/."), name, where)
+    try:
+        _run(walk(top, name), DirSink(base, rename=rename, contents=contents, keep_owner=archive))
+    finally:
+        os.close(base)

@@ -287,9 +287,9 @@ class Engine:
                 lines = f.read().splitlines()
         except OSError:
             return None
-        needle = f'"id":"{cid}"'.encode()
+        die = f'{{"status":"die","id":"{cid}",'.encode()  # how event() writes it
         for line in reversed(lines):
-            if needle in line.replace(b" ", b"") and b'"die"' in line:
+            if line.startswith(die):
                 try:
                     event = fastjson.loads(line)
                     return int(event["Actor"]["Attributes"]["exitCode"])  # type: ignore[index]
