@@ -8,16 +8,14 @@ import errno
 import json
 import os
 import select
-import shutil
 import socket
 import subprocess
-import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.helpers.oci import Runtime, make_config, new_id, write_bundle
+from tests.helpers.oci import USERNS_MAP, Runtime, in_user_namespace, make_config, new_id, write_bundle
 from tests.helpers.rootfs import copy_rootfs
 
 from pallet._linux.caps import CAP_NUMBERS
@@ -28,7 +26,6 @@ Bundle = Callable[..., Path]
 Config = dict[str, Any]
 
 DOCKER_DEFAULT_MASK = 0xA80425FB
-MAP = [{"containerID": 0, "hostID": 100000, "size": 65536}]
 STATUS_KEYS = ("CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb", "NoNewPrivs", "Seccomp")
 SHOW_STATUS = "grep -E '^(Cap(Inh|Prm|Eff|Bnd|Amb)|NoNewPrivs|Seccomp):' /proc/self/status"
 
@@ -523,25 +520,6 @@ def test_exec_cwd_through_runtime_fds_stays_inside_and_the_container_is_deletabl
 # --- user namespaces ----------------------------------------------------------------------------
 
 
-def _userns(c: Config) -> None:
-    c["linux"]["namespaces"].append({"type": "user"})
-    c["linux"]["uidMappings"] = MAP
-    c["linux"]["gidMappings"] = MAP
-    # sysfs and cgroupfs need more care in a user namespace: these tests keep to the root filesystem
-    c["mounts"] = [m for m in c["mounts"] if m["destination"] not in ("/sys", "/sys/fs/cgroup")]
-    for m in c["mounts"]:
-        m["options"] = [o for o in m.get("options", []) if not o.startswith("gid=")]
-
-
-@pytest.fixture
-def reachable_dir() -> Iterator[Path]:
-    """A directory the mapped root (host uid 100000) can walk into: pytest's are private to root."""
-    top = Path(tempfile.mkdtemp(prefix="pallet-sec-userns-"))
-    os.chmod(top, 0o755)
-    yield top
-    shutil.rmtree(top)
-
-
 USERNS_SCRIPT = ("id -u; cat /proc/self/uid_map; stat -c '%u:%g' / /bin/busybox; "
                  "touch /made && chown 1000:1000 /made; echo made=$?; " + SHOW_STATUS)
 
@@ -549,7 +527,7 @@ USERNS_SCRIPT = ("id -u; cat /proc/self/uid_map; stat -c '%u:%g' / /bin/busybox;
 def _run_userns(rt: Runtime, top: Path, rootfs: Path | None) -> subprocess.CompletedProcess[str]:
     config = make_config(["sh", "-c", USERNS_SCRIPT])
     secure(config)
-    _userns(config)
+    in_user_namespace(config)
     bundle = top / "bundle"
     bundle.mkdir(exist_ok=True)
     write_bundle(bundle, rootfs or bundle / "rootfs", config)
@@ -575,7 +553,7 @@ def test_userns_rootfs_through_an_idmapped_mount(rt: Runtime, busybox_rootfs: Pa
     target = reachable_dir / "bundle" / "rootfs"
     target.mkdir(parents=True)
     assert idmap.supports_idmap(str(image))
-    userns = idmap.make_userns(MAP, MAP)
+    userns = idmap.make_userns(USERNS_MAP, USERNS_MAP)
     try:
         idmap.idmapped_bind(str(image), str(target), userns)
         try:
@@ -596,7 +574,7 @@ def test_userns_rootfs_through_a_chown_copy(rt: Runtime, busybox_rootfs: Path, r
     from pallet.runtime import idmap
 
     rootfs = reachable_dir / "shifted"
-    idmap.chown_copy(str(busybox_rootfs), str(rootfs), MAP, MAP)
+    idmap.chown_copy(str(busybox_rootfs), str(rootfs), USERNS_MAP, USERNS_MAP)
     out = _run_userns(rt, reachable_dir, rootfs)
     _check_mapped_root(out)
     made = os.stat(rootfs / "made")
