@@ -25,7 +25,7 @@ import shutil
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 CACHE = Path(os.environ.get("PALLET_BENCH_CACHE", str(Path.home() / ".cache" / "pallet-bench")))
@@ -116,17 +116,23 @@ def _is_mountpoint(path: str) -> bool:
         return any(line.split()[4] == path for line in f)
 
 
-def _procs_named(names: tuple[str, ...]) -> list[int]:
+def _pids_where(proc_file: str, test: Callable[[bytes], bool]) -> list[int]:
+    """The pids (other than ours) whose /proc/PID/``proc_file`` passes ``test``."""
     out = []
     for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/comm") as f:
-                    if f.read().strip() in names:
-                        out.append(int(entry))
-            except OSError:
-                continue
+        if not entry.isdigit() or int(entry) == os.getpid():
+            continue
+        try:
+            with open(f"/proc/{entry}/{proc_file}", "rb") as f:
+                if test(f.read()):
+                    out.append(int(entry))
+        except OSError:
+            continue
     return out
+
+
+def _procs_named(names: tuple[str, ...]) -> list[int]:
+    return _pids_where("comm", lambda comm: comm.strip().decode(errors="replace") in names)
 
 
 def _host_state(mark: str) -> dict[str, set[str]]:
@@ -143,25 +149,19 @@ def _host_state(mark: str) -> dict[str, set[str]]:
 
 
 def _pids_mentioning(mark: str) -> list[int]:
-    out = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit() or int(entry) == os.getpid():
-            continue
-        try:
-            with open(f"/proc/{entry}/cmdline", "rb") as f:
-                if mark.encode() in f.read():
-                    out.append(int(entry))
-        except OSError:
-            continue
-    return out
+    return _pids_where("cmdline", lambda cmdline: mark.encode() in cmdline)
 
 
 @contextlib.contextmanager
-def docker_daemon(work: Path, insecure: list[str]) -> Iterator[list[str]]:
-    """A private dockerd for the block; yields the ``docker -H unix://...`` command prefix."""
+def docker_daemon(work: Path, insecure: list[str], *, bridge: bool = False) -> Iterator[list[str]]:
+    """A private dockerd for the block; yields the ``docker -H unix://...`` command prefix.  With
+    ``bridge``, its default bridge (docker0, no firewall rules) for containers on the default network;
+    deleted at the end."""
     dirs = docker_bin_dirs()
     if dirs is None or not shutil.which("docker"):
         raise RuntimeError("docker: no dockerd (and no way to fetch Debian's) or no docker CLI")
+    if bridge and "docker0" in _run(["ip", "-o", "link", "show"]).stdout:
+        raise RuntimeError("a docker0 bridge exists already (another dockerd?): not starting one beside it")
     home = Path(tempfile.mkdtemp(prefix="pallet-bench-dockerd.", dir=work))
     mark = str(home)
     before = _host_state(mark)
@@ -170,8 +170,10 @@ def docker_daemon(work: Path, insecure: list[str]) -> Iterator[list[str]]:
     env = dict(os.environ, PATH=os.pathsep.join([*dirs, os.environ.get("PATH", "")]))
     cmd = ["dockerd", "--config-file", str(home / "daemon.json"), "--data-root", str(home / "data"),
            "--exec-root", str(home / "exec"), "--pidfile", str(home / "docker.pid"), "-H", f"unix://{sock}",
-           "--bridge", "none", "--iptables=false", "--ip6tables=false", "--ip-forward=false",
-           "--ip-masq=false", "--userland-proxy=false", "--storage-driver", "overlay2", "--log-level", "error"]
+           "--iptables=false", "--ip6tables=false", "--ip-forward=false", "--ip-masq=false",
+           "--userland-proxy=false", "--storage-driver", "overlay2", "--log-level", "error"]
+    if not bridge:
+        cmd += ["--bridge", "none"]
     for host in insecure:
         cmd += ["--insecure-registry", host]
     log = open(home / "dockerd.log", "wb")
@@ -196,6 +198,8 @@ def docker_daemon(work: Path, insecure: list[str]) -> Iterator[list[str]]:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, 9)
         time.sleep(0.2)
+        if bridge:
+            _run(["ip", "link", "del", "docker0"])
         after = _host_state(mark)
         for target in sorted(after["mounts"], key=len, reverse=True):
             _run(["umount", "-l", target])

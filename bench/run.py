@@ -7,11 +7,11 @@ Every tool runs in state of its own, made for the bench in a temporary directory
   ``--tmpdir``, ``--network-config-dir`` in the temp dir, and a containers.conf of its own
   (CONTAINERS_CONF: cgroupfs, default ulimits within this host's hard limits); busybox loaded from
   ``pallet save`` with ``podman load``;
-- docker: a dockerd of its own (``--data-root``, ``--exec-root``, a private socket, ``--iptables=false``
-  so that it writes no firewall rules), busybox loaded from the same archive with ``docker load``;
-  stopped, its docker0 bridge deleted and its directory removed after.  dockerd is not installed here:
-  the bench uses the binaries of Debian's docker.io and containerd packages, fetched once with
-  ``apt-get download`` into /var/cache/pallet-bench and unpacked there (nothing is installed).
+- docker: a dockerd of its own (``_peers.docker_daemon``: own roots and socket, ``--iptables=false``
+  so that it writes no firewall rules; its docker0 bridge for the default network), busybox loaded
+  from the same archive with ``docker load``; stopped, docker0 deleted and its directory removed
+  after.  Where dockerd is not installed, the binaries of Debian's docker.io and containerd
+  packages, fetched once with ``apt-get download`` into the bench cache (nothing is installed).
 
 The runs are interleaved (one of each tool per round) so that a slow moment of the machine hits all
 of them alike.  Prints the median and the ratio to pallet's median for the same network mode.
@@ -29,16 +29,13 @@ import argparse
 import contextlib
 import os
 import shutil
-import signal
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Iterator
-
-CACHE = "/var/cache/pallet-bench"
-DOCKER_DEBS = ("docker.io", "containerd")
+from pathlib import Path
 
 
 def timed(argv: list[str], env: dict[str, str] | None = None) -> float:
@@ -122,58 +119,19 @@ def podman_store(base: str, archive: str) -> Iterator[tuple[list[str], dict[str,
                 subprocess.run(["nft", "delete", "table", family, name], capture_output=True)
 
 
-def docker_binaries() -> str:
-    """A directory with dockerd, containerd and the shims: the host's, or Debian's packages unpacked."""
-    if shutil.which("dockerd") and shutil.which("containerd"):
-        return os.path.dirname(shutil.which("dockerd") or "")
-    unpacked = os.path.join(CACHE, "unpacked")
-    if not os.path.exists(os.path.join(unpacked, "usr/sbin/dockerd")):
-        os.makedirs(CACHE, exist_ok=True)
-        print(f"docker: fetching {' '.join(DOCKER_DEBS)} with apt-get download into {CACHE} (not installed)")
-        subprocess.run(["apt-get", "download", *DOCKER_DEBS], cwd=CACHE, check=True, capture_output=True)
-        os.makedirs(unpacked, exist_ok=True)
-        for name in os.listdir(CACHE):
-            if name.endswith(".deb"):
-                subprocess.run(["dpkg-deb", "-x", os.path.join(CACHE, name), unpacked], check=True)
-    return f"{unpacked}/usr/bin:{unpacked}/usr/sbin"
-
-
 @contextlib.contextmanager
 def docker_daemon(base: str, archive: str) -> Iterator[list[str]]:
-    if "docker0" in _links():
-        raise RuntimeError("a docker0 bridge exists already (another dockerd?): not starting one beside it")
-    d = os.path.join(base, "docker")
-    os.makedirs(d)
-    sock = os.path.join(d, "docker.sock")
-    env = dict(os.environ, PATH=docker_binaries() + ":" + os.environ.get("PATH", ""))
-    log = open(os.path.join(d, "dockerd.log"), "wb")
-    daemon = subprocess.Popen(
-        ["dockerd", "--data-root", f"{d}/data", "--exec-root", f"{d}/exec", "--pidfile", f"{d}/dockerd.pid",
-         "-H", f"unix://{sock}", "--iptables=false", "--ip6tables=false", "--userland-proxy=false",
-         "--log-level=error"],
-        stdout=log, stderr=log, env=env, start_new_session=True)
-    docker = ["docker", "-H", f"unix://{sock}"]
-    try:
-        deadline = time.monotonic() + 30
-        while subprocess.run([*docker, "version"], capture_output=True).returncode != 0:
-            if daemon.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"dockerd did not start (see {d}/dockerd.log)")
-            time.sleep(0.2)
+    """A private dockerd (see _peers.py) with its default bridge, busybox loaded from ``archive``."""
+    from _peers import docker_daemon as private_dockerd
+
+    with private_dockerd(Path(base), [], bridge=True) as docker:
         subprocess.run([*docker, "load", "-i", archive], check=True, capture_output=True)
-        yield docker
-    finally:
-        subprocess.run([*docker, "rm", "-f", *subprocess.run([*docker, "ps", "-aq"], capture_output=True,
-                                                             text=True).stdout.split()], capture_output=True)
-        daemon.send_signal(signal.SIGTERM)
         try:
-            daemon.wait(30)
-        except subprocess.TimeoutExpired:
-            os.killpg(daemon.pid, signal.SIGKILL)
-            daemon.wait()
-        log.close()
-        _umount_under(d)
-        if "docker0" in _links():
-            subprocess.run(["ip", "link", "del", "docker0"], capture_output=True)
+            yield docker
+        finally:
+            ids = subprocess.run([*docker, "ps", "-aq"], capture_output=True, text=True).stdout.split()
+            if ids:
+                subprocess.run([*docker, "rm", "-f", *ids], capture_output=True)
 
 
 def main() -> int:
