@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from tests.helpers.leaks import cgroup_dirs
+from tests.helpers.leaks import cgroup_dirs, children, leftover_processes
 from tests.helpers.oci import Runtime, assert_refused, is_pallet, new_id, says
 from tests.helpers.terminal import PtyReader
 
@@ -132,6 +132,28 @@ def test_cgroup_placement_is_the_configured_path(rt: Runtime, bundle: Bundle) ->
     with open(f"/sys/fs/cgroup/pids{cgpath}/cgroup.procs") as f:
         assert str(pid) in f.read().split()
     rt.run("delete", "--force", cid, check=True)
+
+
+def test_a_cgroup_in_use_is_refused_and_left_alone(rt: Runtime, bundle: Bundle) -> None:
+    # The cgroup is made once the children are forked: the refusal must still kill them, remove the
+    # second container's state, and leave the first container's cgroup and process as they were.
+    first = bundle(["sleep", "30"])
+    cgpath = json.loads((first / "config.json").read_text())["linux"]["cgroupsPath"]
+    second = bundle(["true"], edit=lambda c: c["linux"].__setitem__("cgroupsPath", cgpath))
+    a, b = new_id(), new_id()
+    _create(rt, first, a)
+    pid = rt.state(a)["pid"]
+    before = set(children())  # orphans reparent to the test process (a subreaper)
+    for command in ("create", "run"):
+        out = rt.run(command, "--bundle", str(second), b)
+        assert out.returncode != 0, out.stderr
+        assert says(out.stderr, "already exists and has processes", str(pid)), out.stderr
+        assert [line.split()[0] for line in rt.run("list", check=True).stdout.splitlines()[1:]] == [a]
+    assert leftover_processes(before) == []
+    with open(f"/sys/fs/cgroup/pids{cgpath}/cgroup.procs") as f:
+        assert f.read().split() == [str(pid)]
+    assert rt.state(a)["status"] == "created"
+    rt.run("delete", "--force", a, check=True)
 
 
 def test_list_and_ps_table(rt: Runtime, bundle: Bundle) -> None:

@@ -196,15 +196,20 @@ def _create(
     cdir = statedir.make_container_dir(root, cid)
     container = Container(root, {"id": cid, "creating": True, "bundle": bundle})
     started: Started | None = None
-    made_cgroup = False
     try:
         fifo = os.path.join(cdir, statedir.FIFO)
         os.mkfifo(fifo, 0o622)
         os.chmod(fifo, 0o622)  # not narrowed by the umask: the container's user opens it to wait
         setup.fifo_fd = os.open(fifo, os.O_PATH | os.O_CLOEXEC)
-        manager.create()
-        made_cgroup = True
-        log.step("cgroup created")
+        if manager.self_joins:
+            # The intermediate joins it before anything else: it must exist before the fork.
+            manager.create()
+            setup.made_cgroup = True
+            log.step("cgroup created")
+        else:
+            # Made by the parent once the children are at work (see parent._drive): the mkdirs
+            # wait for the kernel's cgroup lock, which the migration warm-up may hold.
+            setup.cgroup_after_fork = True
         hooks_state = {"ociVersion": "1.2.0", "id": cid, "bundle": bundle,
                        "annotations": config.get("annotations") or {}}
         from pallet.runtime.process.parent import run_children
@@ -243,7 +248,7 @@ def _create(
                 os.kill(started.pid, SIGKILL)
             except ProcessLookupError:
                 pass
-        if made_cgroup:
+        if setup.made_cgroup:
             try:
                 manager.destroy()
             except OSError:

@@ -44,8 +44,25 @@ class MigrationWarmup:
         self.running = False
         self.refused = 0  # writes the kernel refused (each one took its lock first)
         self._tid = 0
+        self._fd = -1  # cgroup.threads of the warm-up's cgroup
 
     def start(self) -> MigrationWarmup:
+        # The set-up is made here, so that the thread's first act is the write: a new thread
+        # waits for the interpreter's lock after each system call, up to milliseconds while this
+        # thread imports and computes.
+        try:
+            _remove_stale(self.unified)
+            os.mkdir(self.directory, 0o755)
+        except OSError:
+            return self  # no warm-up: the move pays its own wait
+        try:
+            if _is_own_domain(self.directory):
+                self._fd = os.open(os.path.join(self.directory, "cgroup.threads"), os.O_WRONLY | os.O_CLOEXEC)
+        except OSError:
+            pass
+        if self._fd < 0:
+            self._remove()
+            return self
         self._wake.acquire()
         self._done.acquire()
         started = _thread.allocate_lock()
@@ -55,6 +72,7 @@ class MigrationWarmup:
         except RuntimeError:
             self._wake.release()
             self._done.release()
+            self._remove()
             return self
         started.acquire()  # the thread has its id (warmup_tid): a moment, for the interpreter's lock
         self.running = True
@@ -78,39 +96,30 @@ class MigrationWarmup:
 
     def _run(self, started: _thread.LockType) -> None:
         self._tid = _thread.get_native_id()
-        started.release()
-        made = False
-        try:
-            _remove_stale(self.unified)
-            os.mkdir(self.directory, 0o755)
-            made = True
-            if _is_own_domain(self.directory):
-                self._poke()
-        except OSError:
-            pass  # no warm-up: the move pays its own wait
-        finally:
-            if made:
-                try:
-                    os.rmdir(self.directory)
-                except OSError:
-                    pass
-            self._done.release()
-
-    def _poke(self) -> None:
         tid = str(self._tid).encode()
-        fd = os.open(os.path.join(self.directory, "cgroup.threads"), os.O_WRONLY | os.O_CLOEXEC)
+        started.release()
         try:
             while True:
                 try:
-                    os.write(fd, tid)
+                    os.write(self._fd, tid)
                 except OSError:
                     self.refused += 1  # EOPNOTSUPP, after the kernel took (and waited for) its lock
                 else:
-                    return  # moved after all (not possible into a domain of its own): stop now
+                    break  # moved after all (not possible into a domain of its own): stop now
                 if self._wake.acquire(timeout=_PERIOD):
-                    return
+                    break
         finally:
-            os.close(fd)
+            self._remove()
+            self._done.release()
+
+    def _remove(self) -> None:
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
+        try:
+            os.rmdir(self.directory)
+        except OSError:
+            pass
 
 
 def _remove_stale(unified: str) -> None:

@@ -130,20 +130,32 @@ def run_children(setup: Setup, sys: System, hooks_state: dict[str, object] | Non
     return started
 
 
+def _make_cgroup(setup: Setup) -> None:
+    """Create the container's cgroup (once)."""
+    from pallet.runtime import log
+
+    assert setup.cgroup is not None
+    setup.cgroup_after_fork = False
+    setup.cgroup.create()
+    setup.made_cgroup = True
+    log.step("cgroup created")
+
+
 def _drive(setup: Setup, chan: Channel, started: Started, ipid: int, hooks_state: dict[str, object] | None) -> None:
     from pallet.runtime import log
 
     who = "the container's init"
     log.step(f"forked {ipid}")
-    if setup.cgroup is not None and not setup.cgroup.self_joins:
-        # At once, while the intermediate makes the namespaces: the kernel makes the first move
-        # into a cgroup wait for an RCU grace period (unless cgroups.warmup has paid it); the
-        # init's own move, moments later, then does not wait again.  (Where self_joins, the
-        # intermediate joins by itself and the init is born in the cgroup.)
-        setup.cgroup.add(ipid)
-        log.step("intermediate placed in the cgroup")
+    if setup.cgroup_after_fork and not (setup.ns is not None and setup.ns.new_user):
+        # While the children make the namespaces and the root filesystem: the mkdirs may wait for
+        # the kernel's cgroup lock (held by a migration warm-up while it waits for a grace period).
+        # (With a new user namespace the intermediate first needs its id maps: made after those.)
+        _make_cgroup(setup)
     if setup.is_exec:
         # exec: the child is in the cgroup before it forks the process
+        if setup.cgroup is not None and not setup.cgroup.self_joins:
+            setup.cgroup.add(ipid)
+            log.step("placed in the cgroup")
         chan.send("go")
     # Messages come from two processes (the intermediate and the init) on one socket, so the init's
     # may overtake the intermediate's "init_pid": hold them back until the pid is known.
@@ -164,6 +176,8 @@ def _drive(setup: Setup, chan: Channel, started: Started, ipid: int, hooks_state
 
             write_id_maps(ipid, setup.linux.get("uidMappings") or [], setup.linux.get("gidMappings") or [])  # type: ignore[arg-type]
             chan.send("maps_done")
+            if setup.cgroup_after_fork:
+                _make_cgroup(setup)
         elif mtype == "init_pid":
             started.pid = int(msg["pid"])  # type: ignore[call-overload]
             log.step(f"init is {started.pid}")
@@ -171,10 +185,12 @@ def _drive(setup: Setup, chan: Channel, started: Started, ipid: int, hooks_state
             if status != 0 and not started.pid:
                 raise RuntimeFailure("the intermediate process failed", step="fork")
             if not setup.is_exec:
-                # The init builds the root filesystem meanwhile (the first write to a v1
-                # cgroup.procs waits for an RCU grace period: milliseconds); it waits for "go" only
-                # before its cgroup namespace, its cgroup mounts and anything it runs.
+                # The init builds the root filesystem meanwhile (the cgroup's mkdirs and its first
+                # cgroup.procs write may wait for an RCU grace period: milliseconds); it waits for
+                # "go" only before its cgroup namespace, its cgroup mounts and anything it runs.
                 try:
+                    if setup.cgroup_after_fork:
+                        _make_cgroup(setup)
                     if setup.cgroup is not None and not setup.cgroup.self_joins:
                         setup.cgroup.add(started.pid)
                         log.step("init placed in the cgroup")

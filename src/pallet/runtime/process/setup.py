@@ -37,6 +37,10 @@ class Setup:
         self.idmap_fds: dict[int, int] = {}
         self.ns: NamespacePlan | None = None
         self.cgroup: CgroupManager | None = None
+        # create: the parent makes the cgroup once the intermediate is forked (see parent._drive);
+        # made_cgroup says it did, so that a failure removes it (and only then)
+        self.cgroup_after_fork = False
+        self.made_cgroup = False
         self.seccomp: object = None
         self.caps: object = None
         self.fifo_fd = -1
