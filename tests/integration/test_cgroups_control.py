@@ -157,6 +157,31 @@ def test_create_refuses_busy_or_frozen_cgroup(cgroups: Make, children: Start) ->
     assert other.paths() == m.paths()
 
 
+@pytest.mark.parametrize("root", ["/sys/fs/cgroup", pytest.param(UNIFIED, marks=needs_unified)])
+def test_destroy_removes_cgroups_made_inside(cgroups: Make, children: Start, root: str) -> None:
+    # What a container made below its own cgroup (through its cgroup namespace) goes too, and a
+    # process in there is killed first.
+    m = cgroups(root=root)
+    m.create()
+    inner = []
+    for name, d in m.paths().items():
+        if os.path.isdir(os.path.join(d, "a")):
+            continue  # cpu and cpuacct share a hierarchy
+        os.makedirs(os.path.join(d, "a", "b"))
+        os.mkdir(os.path.join(d, "c"))
+        if name != "cpuset":  # a new v1 cpuset cgroup has no CPUs to run on
+            inner.append(os.path.join(d, "a", "b"))
+    c = children(lambda: time.sleep(30) or 0)
+    for d in inner:
+        with open(os.path.join(d, "cgroup.procs"), "w") as f:
+            f.write(str(c.pid))
+    assert m.pids() == [c.pid]
+    m.destroy()
+    assert os.WTERMSIG(c.wait()) == signal.SIGKILL
+    for d in m.paths().values():
+        assert not os.path.exists(d), d
+
+
 def test_destroy_removes_every_level_it_made(cgroups: Make, children: Start) -> None:
     from tests.helpers.leaks import TEST_CGROUP_PARENT
 

@@ -126,6 +126,13 @@ def make_dirs(mount: str, path: str) -> list[str]:
 
 def remove_tree(directory: str, timeout: float = 5.0) -> None:
     """rmdir ``directory`` and every cgroup below it, deepest first (retrying while tasks exit)."""
+    try:
+        os.rmdir(directory)  # the usual case: a leaf, empty (its control files do not count)
+        return
+    except FileNotFoundError:
+        return
+    except OSError:
+        pass  # cgroups below it, or tasks still leaving: walk
     if not os.path.isdir(directory):
         return
     for dirpath, _dirs, _files in sorted(os.walk(directory), key=lambda t: -t[0].count("/")):
