@@ -448,9 +448,11 @@ def forward_signals(pid: int) -> None:
             pass
 
 
-def wait_foreground(pid: int, console_fd: int = -1) -> int:
-    """Wait for ``pid`` (our child: we are a subreaper), forwarding signals; its exit code."""
-    forward_signals(pid)
+def wait_foreground(pid: int, console_fd: int = -1, *, forwarding: bool = False) -> int:
+    """Wait for ``pid`` (our child: we are a subreaper), forwarding signals (set up here unless
+    ``forwarding`` says the caller already did); its exit code."""
+    if not forwarding:
+        forward_signals(pid)
     if console_fd >= 0:
         from pallet.runtime.console import proxy
 
@@ -493,7 +495,7 @@ def run(root: str, cid: str, bundle: str, opts: CreateOptions | None = None, *, 
     if detach:
         return 0
     try:
-        code = wait_foreground(started.pid, started.console_fd)
+        code = wait_foreground(started.pid, started.console_fd, forwarding=True)
         log.step(f"container exited with {code}")
     finally:
         if started.console_fd >= 0:
