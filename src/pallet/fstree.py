@@ -1,8 +1,12 @@
-"""``rm -rf`` without shutil (whose import, with its compression modules, costs ~3.5 ms of every
-``pallet run --rm``: a container's directories are removed on that path).
+"""Whole directory trees: ``rm -rf`` and ``du``.
 
-Every entry is opened and removed relative to its parent directory's fd, with ``O_NOFOLLOW``: a
-symlink is removed, never followed, and a directory swapped for a symlink meanwhile is not entered.
+``remove_tree`` is ``rm -rf`` without shutil (whose import, with its compression modules, costs
+~3.5 ms of every ``pallet run --rm``: a container's directories are removed on that path).  Every
+entry is opened and removed relative to its parent directory's fd, with ``O_NOFOLLOW``: a symlink is
+removed, never followed, and a directory swapped for a symlink meanwhile is not entered.
+
+``usage`` measures what a tree holds in one walk: the apparent bytes of its files (docker's SizeRw)
+and the blocks and inodes it takes on disk (the snapshotters' usage).
 """
 
 from __future__ import annotations
@@ -67,3 +71,44 @@ def _unlink(name: str, dir_fd: int) -> None:
         pass
     except IsADirectoryError:  # replaced by a directory meanwhile
         _remove_in(dir_fd, name)
+
+
+class Usage:
+    """What the entries below a directory hold, each inode counted once (hard links)."""
+
+    __slots__ = ("allocated", "apparent", "inodes")
+
+    def __init__(self) -> None:
+        self.apparent = 0  # st_size of every non-directory
+        self.allocated = 0  # st_blocks * 512 of every entry, directories included
+        self.inodes = 0
+
+
+def usage(top: str) -> Usage:
+    """Walk the tree below ``top`` (not following symbolic links); entries that go away meanwhile, or
+    cannot be read, are skipped."""
+    out = Usage()
+    seen: set[tuple[int, int]] = set()
+    stack = [top]
+    while stack:
+        try:
+            it = os.scandir(stack.pop())
+        except OSError:
+            continue
+        with it:
+            for entry in it:
+                try:
+                    st = entry.stat(follow_symlinks=False)
+                except OSError:
+                    continue
+                ident = (st.st_dev, st.st_ino)
+                if ident in seen:
+                    continue
+                seen.add(ident)
+                out.allocated += st.st_blocks * 512
+                if stat.S_ISDIR(st.st_mode):
+                    stack.append(entry.path)
+                else:
+                    out.apparent += st.st_size
+    out.inodes = len(seen)
+    return out

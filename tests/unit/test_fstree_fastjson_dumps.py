@@ -1,5 +1,5 @@
-"""pallet.fstree.remove_tree (rm -rf through dir fds, symlinks not followed) and the json.dumps
-forms of pallet.fastjson.dumps (sorted keys, indent) that the stores write."""
+"""pallet.fstree.remove_tree (rm -rf through dir fds, symlinks not followed), pallet.fstree.usage
+(one walk: apparent bytes, blocks, inodes) and the json.dumps forms of pallet.fastjson.dumps (sorted keys, indent) that the stores write."""
 
 from __future__ import annotations
 
@@ -9,7 +9,28 @@ import random
 from pathlib import Path
 
 from pallet.fastjson import dumps
-from pallet.fstree import remove_tree
+from pallet.fstree import remove_tree, usage
+
+
+def test_usage_counts_each_inode_once_and_follows_no_link(tmp_path: Path) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "big").write_bytes(b"x" * 100_000)
+    top = tmp_path / "top"
+    (top / "d" / "e").mkdir(parents=True)
+    (top / "a").write_bytes(b"a" * 5000)
+    (top / "d" / "e" / "b").write_bytes(b"b" * 3000)
+    os.link(top / "a", top / "d" / "a-again")  # a hard link: counted once
+    (top / "d" / "empty").touch()
+    os.symlink(outside, top / "link")  # a link: its own few bytes, never what it names
+    u = usage(str(top))
+    link_size = os.lstat(top / "link").st_size
+    assert u.apparent == 5000 + 3000 + link_size
+    assert u.inodes == 6  # a (also d/a-again), d, d/e, d/e/b, d/empty, link
+    expected = sum(os.lstat(p).st_blocks * 512 for p in
+                   (top / "a", top / "d", top / "d" / "e", top / "d" / "e" / "b", top / "d" / "empty", top / "link"))
+    assert u.allocated == expected
+    assert usage(str(tmp_path / "missing")).inodes == 0
 
 
 def test_remove_tree_removes_everything_and_follows_no_symlink(tmp_path: Path) -> None:

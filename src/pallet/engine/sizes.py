@@ -8,41 +8,9 @@
 
 from __future__ import annotations
 
-import os
-
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
-
-
-def tree_size(top: str) -> int:
-    """Apparent bytes of the non-directory entries below ``top`` (hard links counted once)."""
-    seen: set[tuple[int, int]] = set()
-    total = 0
-    stack = [top]
-    while stack:
-        path = stack.pop()
-        try:
-            entries = list(os.scandir(path))
-        except OSError:
-            continue
-        for entry in entries:
-            try:
-                st = entry.stat(follow_symlinks=False)
-            except OSError:
-                continue
-            if entry.is_dir(follow_symlinks=False):
-                stack.append(entry.path)
-                continue
-            if st.st_size == 0:
-                continue
-            if st.st_nlink > 1:
-                key = (st.st_dev, st.st_ino)
-                if key in seen:
-                    continue
-                seen.add(key)
-            total += st.st_size
-    return total
 
 
 def image_size(root: str, image_id: str) -> int:
@@ -66,5 +34,7 @@ def container_sizes(root: str, record: dict[str, Any]) -> tuple[int, int]:
         upper = snapshotter(root).upper_dir(record["Id"])
     except Exception:
         return 0, 0
-    rw = tree_size(upper)
+    from pallet.fstree import usage
+
+    rw = usage(upper).apparent
     return rw, rw + image_size(root, str(record.get("Image") or ""))

@@ -109,7 +109,7 @@ def remove(engine: Engine, name: str, force: bool = False) -> str:
 
 def prune(engine: Engine, all_unused: bool = False, label_filters: list[str] | None = None) -> tuple[list[str], int]:
     """Remove unused volumes (anonymous ones, or every one with ``all_unused``); (names, bytes freed)."""
-    from pallet.engine.sizes import tree_size
+    from pallet.fstree import usage
 
     removed, freed = [], 0
     used = {m.get("Name") for r in engine.store.iter_records() for m in r.get("Mounts") or []
@@ -120,7 +120,7 @@ def prune(engine: Engine, all_unused: bool = False, label_filters: list[str] | N
             continue
         if not all(_label_matches(doc["Labels"], f) for f in label_filters or []):
             continue
-        freed += tree_size(doc["Mountpoint"])
+        freed += usage(doc["Mountpoint"]).apparent
         import shutil
 
         shutil.rmtree(os.path.join(volumes_dir(engine.root), name))

@@ -152,7 +152,10 @@ class Snapshotter:
         record = self._load().get(key)
         if record is None:
             raise NotFoundError(f"snapshot {key!r} does not exist ({self.driver})")
-        return disk_usage(self.fs_dir(record["id"]))
+        from pallet.fstree import usage
+
+        found = usage(self.fs_dir(record["id"]))
+        return found.allocated, found.inodes
 
     def stat(self, key: str) -> Info:
         record = self._load().get(key)
@@ -326,25 +329,3 @@ def mark_top_dir(path: str) -> bool:
         os.close(fd)
 
 
-def disk_usage(path: str) -> tuple[int, int]:
-    """(bytes allocated, inodes) under ``path``, counting each hard-linked inode once, not following links."""
-    seen: set[tuple[int, int]] = set()
-    size = 0
-    stack = [path]
-    while stack:
-        d = stack.pop()
-        try:
-            it = os.scandir(d)
-        except (FileNotFoundError, NotADirectoryError):
-            continue
-        with it:
-            for entry in it:
-                st = entry.stat(follow_symlinks=False)
-                ident = (st.st_dev, st.st_ino)
-                if ident in seen:
-                    continue
-                seen.add(ident)
-                size += st.st_blocks * 512
-                if entry.is_dir(follow_symlinks=False):
-                    stack.append(entry.path)
-    return size, len(seen)
