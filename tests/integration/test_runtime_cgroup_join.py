@@ -46,3 +46,15 @@ def test_on_a_pure_v1_host_the_intermediate_joins_the_cgroups_itself(
                                                                         "freezer", "blkio", "cpuset")}
     assert len(v1) >= 6 and all(p == path for p in v1.values()), lines  # joined by the intermediate
     assert lines[""] != path  # the hidden unified tree: nobody wrote a pid there
+
+
+@pytest.mark.skipif(not is_pallet(), reason="pallet-runtime's own cgroup code")
+def test_on_a_pure_v1_host_the_limits_are_written(rt: Runtime, bundle: Callable[..., Path]) -> None:
+    def limits(c: dict) -> None:
+        c["linux"].setdefault("resources", {}).update(memory={"limit": 64 << 20}, pids={"limit": 77})
+
+    b = bundle(["cat", "/sys/fs/cgroup/memory/memory.limit_in_bytes", "/sys/fs/cgroup/pids/pids.max"], edit=limits)
+    out = subprocess.run([sys.executable, "-I", "-S", "-c", V1_ONLY_RUNTIME, "--root", str(rt.root), "run",
+                          "--bundle", str(b), new_id()], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == [str(64 << 20), "77"]

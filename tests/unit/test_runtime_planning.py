@@ -162,3 +162,48 @@ def test_masked_and_readonly_paths(tmp_path: Path) -> None:
     masked = RecordingSystem()
     finalize.mask_paths(masked, [str(tmp_path), str(tmp_path / "missing")])
     assert masked.calls == [("mount", "tmpfs", str(tmp_path), "tmpfs", c.MS_RDONLY, None)]
+
+
+def _late_setup(**changes: object) -> object:
+    from pallet.oci.defaults import default_spec
+    from pallet.runtime import namespaces
+    from pallet.runtime.process.setup import Setup
+
+    config = default_spec()
+    config.update(changes)
+    setup = Setup("c1", config, "/nonexistent-bundle")
+    setup.ns = namespaces.plan(setup.linux.get("namespaces") or [])  # type: ignore[arg-type]
+    return setup
+
+
+def test_the_init_waits_late_only_when_nothing_depends_on_the_cgroup_mounts() -> None:
+    from pallet.runtime.process.setup import waits_late
+
+    assert waits_late(_late_setup())  # the default spec: cgroup namespace, /sys/fs/cgroup, nothing beneath
+    assert waits_late(_late_setup(root={"path": "rootfs", "readonly": False}))
+    no_pivot = _late_setup()
+    no_pivot.no_pivot = True  # type: ignore[attr-defined]
+    assert not waits_late(no_pivot)
+    hooked = _late_setup(hooks={"createContainer": [{"path": "/bin/true"}]})
+    assert not waits_late(hooked)
+    spec = _late_setup()
+    spec.linux["namespaces"] = [n for n in spec.linux["namespaces"] if n["type"] != "cgroup"]  # type: ignore[attr-defined, index]
+    from pallet.runtime import namespaces
+
+    spec.ns = namespaces.plan(spec.linux["namespaces"])  # type: ignore[attr-defined, arg-type]
+    assert not waits_late(spec)  # binds of the host's cgroups: host paths, gone after pivot_root
+
+
+def test_cgroup_mounts_wait_only_when_nothing_lies_beneath_them() -> None:
+    from pallet.runtime.rootfs.mounts import cgroup_mounts_can_wait
+
+    cg = {"destination": "/sys/fs/cgroup", "type": "cgroup"}
+    proc = {"destination": "/proc", "type": "proc"}
+    assert cgroup_mounts_can_wait([proc, cg], ["/proc/kcore"])
+    assert cgroup_mounts_can_wait([cg, {"destination": "/sys/fs/cgroupx", "type": "tmpfs"}], [])
+    assert not cgroup_mounts_can_wait([cg, {"destination": "/sys/fs/cgroup/x", "type": "tmpfs"}], [])
+    assert not cgroup_mounts_can_wait([cg, {"destination": "/sys/fs/cgroup/", "type": "bind"}], [])
+    assert not cgroup_mounts_can_wait([cg], ["/sys/fs/cgroup/memory"])  # a masked or read-only path
+    assert not cgroup_mounts_can_wait([{"destination": "/dev/cg", "type": "cgroup2"}], [])  # beside the devices
+    assert not cgroup_mounts_can_wait([{"destination": "/", "type": "cgroup2"}], [])
+    assert cgroup_mounts_can_wait([{"destination": "/sys/fs/cgroup/x", "type": "tmpfs"}, cg], [])  # before it: fine

@@ -186,6 +186,9 @@ def _create(
     setup.no_pivot = opts.no_pivot
     setup.no_new_keyring = opts.no_new_keyring
     setup.preserve_fds = opts.preserve_fds
+    from pallet.runtime.process.setup import waits_late
+
+    setup.late_go = waits_late(setup)
     from pallet.runtime.cgroups import new_manager
 
     cgroups_path = setup.linux.get("cgroupsPath")

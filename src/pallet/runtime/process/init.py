@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from pallet._linux.system import System
     from pallet.runtime.process.channel import Channel
     from pallet.runtime.process.setup import Setup
+    from pallet.runtime.rootfs.mounts import MountContext
 
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
@@ -176,7 +177,7 @@ def container_init(setup: Setup, chan: Channel, sys: System) -> None:
         assert plan is not None
         if not plan.has("mount"):
             raise ConfigError("linux.namespaces must include a mount namespace (pallet-runtime needs one)")
-        _build_rootfs(setup, chan, sys, step)
+        ctx = _build_rootfs(setup, chan, sys, step)
         master_slave = None
         if setup.terminal:
             step.name = "console"
@@ -203,6 +204,14 @@ def container_init(setup: Setup, chan: Channel, sys: System) -> None:
         finalize.readonly_paths(sys, [str(p) for p in setup.linux.get("readonlyPaths") or []])  # type: ignore[attr-defined]
         step.name = "linux.maskedPaths"
         finalize.mask_paths(sys, [str(p) for p in setup.linux.get("maskedPaths") or []])  # type: ignore[attr-defined]
+        if setup.late_go:
+            step.name = "wait for the cgroup"
+            assert ctx.before_cgroup is not None
+            ctx.before_cgroup()
+            step.name = "cgroup mounts"
+            from pallet.runtime.rootfs.mounts import mount_deferred
+
+            mount_deferred(sys, ctx)
         if setup.readonly_root:
             step.name = "root.readonly"
             finalize.readonly_root(sys)
@@ -222,7 +231,7 @@ def _join_keyring(cid: str) -> None:
             raise
 
 
-def _build_rootfs(setup: Setup, chan: Channel, sys: System, step: Step) -> None:
+def _build_rootfs(setup: Setup, chan: Channel, sys: System, step: Step) -> MountContext:
     from pallet.runtime import hooks
     from pallet.runtime.rootfs import devices, finalize, mounts
 
@@ -243,6 +252,7 @@ def _build_rootfs(setup: Setup, chan: Channel, sys: System, step: Step) -> None:
         idmap_fds=setup.idmap_fds,
         before_cgroup=go,
     )
+    ctx.defer_cgroup = setup.late_go
     step.name = "mounts"
     config_mounts = setup.config.get("mounts") or []
     assert isinstance(config_mounts, list)
@@ -258,8 +268,9 @@ def _build_rootfs(setup: Setup, chan: Channel, sys: System, step: Step) -> None:
         devices.create_devices(sys, rootfs, devs, bind=plan.has("user"))
         has_pts = any(str(m.get("destination", "")).rstrip("/") == "/dev/pts" for m in config_mounts)
         devices.create_links(rootfs, with_ptmx=has_pts)
-    step.name = "wait for the cgroup"
-    go()
+    if not setup.late_go:
+        step.name = "wait for the cgroup"
+        go()
     if hooks.has_hooks(setup.config, "prestart", "createRuntime"):
         step.name = "hooks (prestart, createRuntime)"
         chan.send("hooks")
@@ -273,6 +284,7 @@ def _build_rootfs(setup: Setup, chan: Channel, sys: System, step: Step) -> None:
     else:
         finalize.pivot_root(sys, rootfs)
     cut_import_path()
+    return ctx
 
 
 def _state(setup: Setup, status: str) -> dict[str, object]:

@@ -194,9 +194,15 @@ def _drive(setup: Setup, chan: Channel, started: Started, ipid: int, hooks_state
                     if setup.cgroup is not None and not setup.cgroup.self_joins:
                         setup.cgroup.add(started.pid)
                         log.step("init placed in the cgroup")
+                    if setup.late_go:
+                        # what the init does after "go" opens no device: the limits (device
+                        # rules among them) are written meanwhile, before "ready" is read
+                        chan.send("go")
+                    if setup.cgroup is not None:
                         setup.cgroup.set(setup.resources)
                         log.step("resources set")
-                    chan.send("go")
+                    if not setup.late_go:
+                        chan.send("go")
                 except OSError:
                     # The init may have failed (and exited) meanwhile: its error is the one to tell.
                     _raise_pending_error(chan)

@@ -41,6 +41,9 @@ class Setup:
         # made_cgroup says it did, so that a failure removes it (and only then)
         self.cgroup_after_fork = False
         self.made_cgroup = False
+        # The init waits for "go" only before its cgroup namespace, its cgroup mounts (made last)
+        # and its credentials; the parent may then write the limits after "go" (see waits_late)
+        self.late_go = False
         self.seccomp: object = None
         self.caps: object = None
         self.fifo_fd = -1
@@ -57,3 +60,26 @@ class Setup:
     @property
     def terminal(self) -> bool:
         return bool(self.process.get("terminal"))
+
+
+def waits_late(setup: Setup) -> bool:
+    """Whether the init can build its whole root filesystem, pivot_root and hide the masked paths
+    before it waits for "go", leaving only its cgroup namespace, cgroup mounts and credentials for
+    after: a new cgroup namespace (real cgroup mounts, no host path needed after pivot_root), no
+    hook before the process (they run in between), no --no-pivot, and no mount, masked or read-only
+    path or device node at or beneath a cgroup mount.  (A read-only root is remounted after the
+    cgroup mounts, which may have to make their mount point.)  Nothing the init does after "go" then opens a device, so the
+    parent may write the limits (the device rules among them) while it does."""
+    from pallet.runtime import hooks
+    from pallet.runtime.rootfs.mounts import cgroup_mounts_can_wait
+
+    if setup.ns is None or not setup.ns.is_new("cgroup") or setup.no_pivot or setup.is_exec:
+        return False
+    if hooks.has_hooks(setup.config, "prestart", "createRuntime", "createContainer"):
+        return False
+    mounts = setup.config.get("mounts") or []
+    if not isinstance(mounts, list):
+        return False
+    others = [str(p) for key in ("maskedPaths", "readonlyPaths") for p in setup.linux.get(key) or []]  # type: ignore[attr-defined]
+    others += [str(d.get("path", "")) for d in setup.linux.get("devices") or [] if isinstance(d, dict)]  # type: ignore[attr-defined]
+    return cgroup_mounts_can_wait(mounts, others)

@@ -63,6 +63,32 @@ class MountContext:
         self.idmap_fds = idmap_fds or {}
         # called before the first cgroup mount (the init waits there to be in its cgroup)
         self.before_cgroup = before_cgroup
+        # mount_all leaves the cgroup mounts for mount_deferred (see cgroup_mounts_can_wait)
+        self.defer_cgroup = False
+        self.deferred: list[tuple[str, str, int]] = []  # (where, destination, flags)
+        self.hierarchies: list[tuple[str, str, str]] | None = None  # the host's, read before pivot_root
+
+
+def _beneath(path: str, top: str) -> bool:
+    path = os.path.normpath("/" + path)
+    top = os.path.normpath("/" + top)
+    return path == top or path.startswith(top.rstrip("/") + "/")
+
+
+def cgroup_mounts_can_wait(mounts: list[dict[str, object]], other_paths: list[str]) -> bool:
+    """Whether the cgroup mounts can be made last, after pivot_root and the masked and read-only
+    paths, without changing what the container sees: no later mount, and none of ``other_paths``
+    (masked, read-only, the device nodes' /dev), lies at or beneath one of them."""
+    for i, m in enumerate(mounts):
+        if m.get("type") not in ("cgroup", "cgroup2"):
+            continue
+        dest = str(m.get("destination", ""))
+        if _beneath("/", dest) or _beneath(dest, "/dev") or _beneath("/dev", dest):
+            return False
+        later = [str(n.get("destination", "")) for n in mounts[i + 1:]]
+        if any(_beneath(p, dest) for p in [*later, *other_paths]):
+            return False
+    return True
 
 
 def statvfs_flags(path: str) -> int:
@@ -148,6 +174,11 @@ def mount_one(sys: System, rootfs: str, m: dict[str, object], where: str, ctx: M
                 f"(to {os.readlink(unresolved)!r}): refusing to mount {mtype} there"
             )
     if mtype in ("cgroup", "cgroup2"):
+        if ctx.defer_cgroup:
+            if ctx.hierarchies is None:
+                ctx.hierarchies = cgroup_hierarchies()
+            ctx.deferred.append((where, dest, opts.flags))
+            return
         _mount_cgroup(sys, rootfs, dest, opts.flags, ctx, where)
         return
     if opts.bind or mtype == "bind":
@@ -289,13 +320,20 @@ def cgroup_hierarchies() -> list[tuple[str, str, str]]:
     return out
 
 
+def mount_deferred(sys: System, ctx: MountContext) -> None:
+    """The cgroup mounts mount_all left (``ctx.defer_cgroup``), made now inside the container's root."""
+    for where, dest, flags in ctx.deferred:
+        _mount_cgroup(sys, "/", dest, flags, ctx, where)
+    ctx.deferred = []
+
+
 def _mount_cgroup(sys: System, rootfs: str, dest: str, flags: int, ctx: MountContext, where: str) -> None:
     """Give the container its cgroups at ``dest``: real cgroup mounts in a cgroup namespace, else binds."""
     if ctx.before_cgroup is not None:
         ctx.before_cgroup()
     ro = flags & c.MS_RDONLY
     base = c.MS_NOSUID | c.MS_NODEV | c.MS_NOEXEC
-    hierarchies = cgroup_hierarchies()
+    hierarchies = ctx.hierarchies if ctx.hierarchies is not None else cgroup_hierarchies()
     unified_only = len(hierarchies) == 1 and hierarchies[0][1] == "cgroup2"
     fd, host = _target_fd(rootfs, dest, True)
     try:
