@@ -207,3 +207,41 @@ def test_cgroup_mounts_wait_only_when_nothing_lies_beneath_them() -> None:
     assert not cgroup_mounts_can_wait([{"destination": "/dev/cg", "type": "cgroup2"}], [])  # beside the devices
     assert not cgroup_mounts_can_wait([{"destination": "/", "type": "cgroup2"}], [])
     assert cgroup_mounts_can_wait([{"destination": "/sys/fs/cgroup/x", "type": "tmpfs"}, cg], [])  # before it: fine
+
+
+def test_the_parent_writes_the_limits_before_the_init_joins_and_only_then_says_go() -> None:
+    # The init builds its root filesystem (device nodes among it) while the parent makes the
+    # cgroup: the device rules must be complete before it is moved in, "go" only after.
+    from pallet.runtime.process.parent import Started, _drive
+
+    calls: list[str] = []
+
+    class Manager:
+        self_joins = False
+
+        def create(self) -> None:
+            calls.append("create")
+
+        def set(self, resources: object) -> None:
+            calls.append("set")
+
+        def add(self, pid: int) -> None:
+            calls.append(f"add {pid}")
+
+    class Chan:
+        script = [{"type": "init_pid", "pid": 2**22 + 7}, {"type": "ready"}]
+
+        def expect(self, *types: str, who: str) -> tuple[dict[str, object], list[int]]:
+            msg = self.script.pop(0)
+            calls.append(f"got {msg['type']}")
+            return msg, []
+
+        def send(self, mtype: str, **fields: object) -> None:
+            calls.append(f"send {mtype}")
+
+    setup = _late_setup()
+    setup.cgroup = Manager()  # type: ignore[attr-defined]
+    setup.cgroup_after_fork = True  # type: ignore[attr-defined]
+    _drive(setup, Chan(), Started(), 2**22 + 5, None)  # type: ignore[arg-type]
+    assert calls == ["create", "set", "got init_pid", f"add {2**22 + 7}", "send go", "got ready"]
+    assert setup.made_cgroup  # type: ignore[attr-defined]

@@ -206,9 +206,9 @@ def _create(
         setup.fifo_fd = os.open(fifo, os.O_PATH | os.O_CLOEXEC)
         if manager.self_joins:
             # The intermediate joins it before anything else: it must exist before the fork.
-            manager.create()
-            setup.made_cgroup = True
-            log.step("cgroup created")
+            from pallet.runtime.process.parent import make_cgroup
+
+            make_cgroup(setup)
         else:
             # Made by the parent once the children are at work (see parent._drive): the mkdirs
             # wait for the kernel's cgroup lock, which the migration warm-up may hold.

@@ -87,14 +87,15 @@ def _raise_pending_error(chan: Channel) -> None:
 
 def run_children(setup: Setup, sys: System, hooks_state: dict[str, object] | None = None) -> Started:
     """Fork the intermediate child and drive the protocol until the process is ready."""
-    from pallet.runtime.process import init
-
     parent, child = Channel.pair()
     started = Started()
     pid = os.fork()
     if pid == 0:
         parent.close()
         try:
+            # Imported by the child, beside the parent's own work (the parent never needs it).
+            from pallet.runtime.process import init
+
             if setup.is_exec:
                 init.exec_child(setup, child, sys)
             else:
@@ -130,8 +131,10 @@ def run_children(setup: Setup, sys: System, hooks_state: dict[str, object] | Non
     return started
 
 
-def _make_cgroup(setup: Setup) -> None:
-    """Create the container's cgroup (once)."""
+def make_cgroup(setup: Setup) -> None:
+    """Create the container's cgroup and write its limits, while it is still empty: a process moved
+    in later (the init, busy with its root filesystem and device nodes) never sees the device rules
+    half written."""
     from pallet.runtime import log
 
     assert setup.cgroup is not None
@@ -139,6 +142,8 @@ def _make_cgroup(setup: Setup) -> None:
     setup.cgroup.create()
     setup.made_cgroup = True
     log.step("cgroup created")
+    setup.cgroup.set(setup.resources)
+    log.step("resources set")
 
 
 def _drive(setup: Setup, chan: Channel, started: Started, ipid: int, hooks_state: dict[str, object] | None) -> None:
@@ -150,7 +155,7 @@ def _drive(setup: Setup, chan: Channel, started: Started, ipid: int, hooks_state
         # While the children make the namespaces and the root filesystem: the mkdirs may wait for
         # the kernel's cgroup lock (held by a migration warm-up while it waits for a grace period).
         # (With a new user namespace the intermediate first needs its id maps: made after those.)
-        _make_cgroup(setup)
+        make_cgroup(setup)
     if setup.is_exec:
         # exec: the child is in the cgroup before it forks the process
         if setup.cgroup is not None and not setup.cgroup.self_joins:
@@ -177,7 +182,7 @@ def _drive(setup: Setup, chan: Channel, started: Started, ipid: int, hooks_state
             write_id_maps(ipid, setup.linux.get("uidMappings") or [], setup.linux.get("gidMappings") or [])  # type: ignore[arg-type]
             chan.send("maps_done")
             if setup.cgroup_after_fork:
-                _make_cgroup(setup)
+                make_cgroup(setup)
         elif mtype == "init_pid":
             started.pid = int(msg["pid"])  # type: ignore[call-overload]
             log.step(f"init is {started.pid}")
@@ -190,19 +195,11 @@ def _drive(setup: Setup, chan: Channel, started: Started, ipid: int, hooks_state
                 # "go" only before its cgroup namespace, its cgroup mounts and anything it runs.
                 try:
                     if setup.cgroup_after_fork:
-                        _make_cgroup(setup)
+                        make_cgroup(setup)
                     if setup.cgroup is not None and not setup.cgroup.self_joins:
                         setup.cgroup.add(started.pid)
                         log.step("init placed in the cgroup")
-                    if setup.late_go:
-                        # what the init does after "go" opens no device: the limits (device
-                        # rules among them) are written meanwhile, before "ready" is read
-                        chan.send("go")
-                    if setup.cgroup is not None:
-                        setup.cgroup.set(setup.resources)
-                        log.step("resources set")
-                    if not setup.late_go:
-                        chan.send("go")
+                    chan.send("go")
                 except OSError:
                     # The init may have failed (and exited) meanwhile: its error is the one to tell.
                     _raise_pending_error(chan)

@@ -42,7 +42,7 @@ class Setup:
         self.cgroup_after_fork = False
         self.made_cgroup = False
         # The init waits for "go" only before its cgroup namespace, its cgroup mounts (made last)
-        # and its credentials; the parent may then write the limits after "go" (see waits_late)
+        # and its credentials (see waits_late)
         self.late_go = False
         self.seccomp: object = None
         self.caps: object = None
@@ -68,8 +68,7 @@ def waits_late(setup: Setup) -> bool:
     after: a new cgroup namespace (real cgroup mounts, no host path needed after pivot_root), no
     hook before the process (they run in between), no --no-pivot, and no mount, masked or read-only
     path or device node at or beneath a cgroup mount.  (A read-only root is remounted after the
-    cgroup mounts, which may have to make their mount point.)  Nothing the init does after "go" then opens a device, so the
-    parent may write the limits (the device rules among them) while it does."""
+    cgroup mounts, which may have to make their mount point.)"""
     from pallet.runtime import hooks
     from pallet.runtime.rootfs.mounts import cgroup_mounts_can_wait
 
