@@ -17,7 +17,8 @@ import pytest
 from tests.helpers.oci import Runtime, is_pallet, new_id
 
 HEAVY = {"re", "json", "typing", "enum", "dataclasses", "subprocess", "socket", "hashlib", "argparse",
-         "platform", "shutil", "tempfile", "threading", "collections", "inspect", "pathlib"}
+         "platform", "shutil", "tempfile", "threading", "collections", "inspect", "pathlib", "importlib",
+         "warnings"}
 
 
 def test_run_imports_no_heavy_module(rt: Runtime, bundle: Callable[..., Path]) -> None:
