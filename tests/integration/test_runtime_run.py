@@ -140,6 +140,24 @@ def test_readonly_root_and_paths_and_masks(rt: Runtime, bundle: Bundle) -> None:
     assert out == ["root-ro", "sys-ro", "0", "0", "0", "shm-rw"]
 
 
+def test_cgroup_mounts_and_what_covers_them_keep_their_order(rt: Runtime, bundle: Bundle) -> None:
+    # The init makes its cgroup mounts last when nothing depends on their place in the order: with
+    # a read-only root they are still made (before the remount), and a masked directory above them
+    # still hides them, as in the spec's order.
+    def late(c: dict) -> None:
+        c["root"]["readonly"] = True
+
+    b = bundle(["sh", "-c", "ls /sys/fs/cgroup | grep -c -x -e memory -e pids; touch /x 2>/dev/null || echo ro"],
+               edit=late)
+    assert rt.run("run", "-b", str(b), new_id(), check=True).stdout.split() == ["2", "ro"]
+
+    def masked_above(c: dict) -> None:
+        c["linux"]["maskedPaths"] = [*c["linux"].get("maskedPaths", []), "/sys/fs"]
+
+    b = bundle(["sh", "-c", "ls -A /sys/fs | wc -l"], edit=masked_above)
+    assert rt.run("run", "-b", str(b), new_id(), check=True).stdout.split() == ["0"]
+
+
 def test_sysctl_and_rlimits_and_oom_score(rt: Runtime, bundle: Bundle) -> None:
     def edit(c: dict) -> None:
         c["linux"]["sysctl"] = {"net.ipv4.ip_forward": "1", "kernel.shmmax": "123456789"}

@@ -207,6 +207,9 @@ def test_cgroup_mounts_wait_only_when_nothing_lies_beneath_them() -> None:
     assert not cgroup_mounts_can_wait([{"destination": "/dev/cg", "type": "cgroup2"}], [])  # beside the devices
     assert not cgroup_mounts_can_wait([{"destination": "/", "type": "cgroup2"}], [])
     assert cgroup_mounts_can_wait([{"destination": "/sys/fs/cgroup/x", "type": "tmpfs"}, cg], [])  # before it: fine
+    assert cgroup_mounts_can_wait([{"destination": "/sys", "type": "sysfs"}, cg], [])  # above, but before it
+    assert not cgroup_mounts_can_wait([cg, {"destination": "/sys", "type": "tmpfs"}], [])  # a later one above
+    assert not cgroup_mounts_can_wait([cg], ["/sys/fs"])  # a masked directory above it hides it
 
 
 def test_the_parent_writes_the_limits_before_the_init_joins_and_only_then_says_go() -> None:

@@ -78,15 +78,16 @@ def _beneath(path: str, top: str) -> bool:
 def cgroup_mounts_can_wait(mounts: list[dict[str, object]], other_paths: list[str]) -> bool:
     """Whether the cgroup mounts can be made last, after pivot_root and the masked and read-only
     paths, without changing what the container sees: no later mount, and none of ``other_paths``
-    (masked, read-only, the device nodes' /dev), lies at or beneath one of them."""
+    (masked, read-only, device nodes), lies at, beneath or above one of them (a mount or a mask
+    above would have covered it), and none is in /dev (the device nodes are made before)."""
     for i, m in enumerate(mounts):
         if m.get("type") not in ("cgroup", "cgroup2"):
             continue
         dest = str(m.get("destination", ""))
-        if _beneath("/", dest) or _beneath(dest, "/dev") or _beneath("/dev", dest):
+        if _beneath(dest, "/dev") or _beneath("/dev", dest):
             return False
         later = [str(n.get("destination", "")) for n in mounts[i + 1:]]
-        if any(_beneath(p, dest) for p in [*later, *other_paths]):
+        if any(_beneath(p, dest) or _beneath(dest, p) for p in [*later, *other_paths]):
             return False
     return True
 
