@@ -93,6 +93,11 @@ def mkdir_all_in_root(root: str, host_path: str, mode: int = 0o755) -> None:
 def create_mount_target(root: str, host_path: str, is_dir: bool) -> None:
     """Make sure a mount destination exists: a directory, or an empty file for a file bind mount."""
     if is_dir:
+        try:
+            if stat.S_ISDIR(os.lstat(host_path).st_mode):
+                return  # the usual case (open_in_root checks what it is when it opens it)
+        except (FileNotFoundError, NotADirectoryError):
+            pass
         mkdir_all_in_root(root, host_path)
         return
     mkdir_all_in_root(root, os.path.dirname(host_path))
