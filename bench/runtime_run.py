@@ -1,12 +1,15 @@
 """`pallet-runtime run` against `runc run` and `crun run` on one busybox bundle running /bin/true.
 
-    .venv/bin/python bench/runtime_run.py [--runs N] [--no-floor] [--keep-going]
+    .venv/bin/python bench/runtime_run.py [--runs N] [--no-floor] [--settle SECONDS]
 
 Builds an OCI bundle in a temporary directory (busybox-static with its applet links; config.json
 from pallet.oci.defaults.default_spec() with terminal false, args ["/bin/true"] and a cgroupsPath
 under a unique /pallet-bench-<random>/ parent), then runs the runtimes interleaved (A B C A B C ...),
 N times each after one untimed warm-up, each run with its own --root state directory and a fresh
-container id.  Prints median, p90 and min wall time (ms) of each and the ratios to runc.  A runtime
+container id, after a pause (``--settle``, 0.5 s by default: the kernel tears a run's namespaces
+down after it has exited, and its RCU grace periods would lengthen the next run's first cgroup
+move, whichever runtime it is).  Prints median, p90 and min wall time (ms) of each and the ratios to
+runc.  A runtime
 that fails its warm-up is reported and skipped (Debian's crun 1.8.1 refuses every container while
 the cgroup2 hierarchy holds a controller: "cgroups in hybrid mode not supported").
 
@@ -250,6 +253,10 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0] if __doc__ else None)
     ap.add_argument("--runs", type=int, default=30, help="timed runs per runtime (default 30)")
     ap.add_argument("--no-floor", action="store_true", help="do not time the interpreter's own start")
+    ap.add_argument("--settle", type=float, default=0.5, metavar="SECONDS",
+                    help="pause before each timed run (default 0.5; 0 for none), so that none starts while the "
+                         "kernel still tears down the previous run's namespaces (its RCU grace periods delay "
+                         "the next cgroup move of every runtime)")
     args = ap.parse_args()
     if args.runs < 1:
         ap.error(f"--runs {args.runs}: must be at least 1")
@@ -278,6 +285,8 @@ def main() -> int:
         live = [rt for rt in runtimes if not rt.skipped]
         for _ in range(args.runs):
             for rt in live:
+                if args.settle:
+                    time.sleep(args.settle)
                 t = bench.run_once(rt)
                 if t is not None:
                     rt.times.append(t)
