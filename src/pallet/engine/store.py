@@ -15,12 +15,12 @@ file that is fsynced and renamed over the old one, so a reader never sees half a
 from __future__ import annotations
 
 import errno
-import fcntl
 import os
 import time
 
 from pallet import fastjson
 from pallet.errors import ConfigError, ConflictError, NotFoundError
+from pallet.filelock import FileLock
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -95,27 +95,15 @@ def read_json(path: str) -> Record:
     return doc
 
 
-class ContainerLock:
+class ContainerLock(FileLock):
     """An exclusive flock on a container's lock file, as a context manager."""
-
-    def __init__(self, path: str) -> None:
-        self.path = path
-        self.fd = -1
 
     def __enter__(self) -> ContainerLock:
         try:
-            self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+            super().__enter__()
         except FileNotFoundError:
             raise NotFoundError(f"No such container: {os.path.basename(os.path.dirname(self.path))}") from None
-        fcntl.flock(self.fd, fcntl.LOCK_EX)
         return self
-
-    def __exit__(self, *exc: object) -> None:
-        # Unlock explicitly: a child forked while the lock was held (the in-process runtime's
-        # container init, until it execs) shares the open file description and would keep it.
-        fcntl.flock(self.fd, fcntl.LOCK_UN)
-        os.close(self.fd)
-        self.fd = -1
 
 
 class ContainerStore:

@@ -281,19 +281,20 @@ class _Locked:
         self.images: dict[str, dict[str, Any]] = {}
 
     def __enter__(self) -> dict[str, dict[str, Any]]:
-        import fcntl
+        from pallet.filelock import lock_file
 
-        self.fd = os.open(self.store._lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-        fcntl.flock(self.fd, fcntl.LOCK_EX)
+        self.fd = lock_file(self.store._lock_path)
         self.images = self.store._load()
         return self.images
 
     def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        from pallet.filelock import unlock_file
+
         try:
             if exc_type is None:
                 self.store._save(self.images)
         finally:
-            os.close(self.fd)
+            unlock_file(self.fd)
 
 
 def _check_ref(ref: str) -> None:

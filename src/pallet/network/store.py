@@ -41,12 +41,11 @@ class NetworkBase:
     # -- state and lock ---------------------------------------------------------------------------
 
     def _lock_and_load(self) -> tuple[int, State]:
-        import fcntl
+        from pallet.filelock import lock_file
 
         os.makedirs(self.dir, exist_ok=True)
         os.makedirs(self.rundir, exist_ok=True)
-        fd = os.open(os.path.join(self.dir, "lock"), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-        fcntl.flock(fd, fcntl.LOCK_EX)
+        fd = lock_file(os.path.join(self.dir, "lock"))
         return fd, self._read()
 
     def _read(self) -> State:
@@ -299,8 +298,10 @@ class _Transaction:
             if kind is None and json.dumps(self.state, sort_keys=True) != self.before:
                 self.store._write(self.state)
         finally:
+            from pallet.filelock import unlock_file
+
             self.store._txn = self.outer
-            os.close(self.fd)
+            unlock_file(self.fd)
 
 
 def _subnet(rec: dict[str, Any]) -> str:

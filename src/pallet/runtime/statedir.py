@@ -7,11 +7,11 @@ exactly one wins.  Operations on a container take an flock on <root>/<id>/lock.
 
 from __future__ import annotations
 
-import fcntl
 import os
 
 from pallet import fastjson
 from pallet.errors import ConflictError, NotFoundError
+from pallet.filelock import FileLock
 
 STATE_FILE = "state.json"
 # Compiled seccomp filters, shared by the containers of a root ('@' is never in a container id).
@@ -71,25 +71,19 @@ def list_ids(root: str) -> list[str]:
     return sorted(n for n in names if not n.startswith("@") and os.path.isdir(os.path.join(root, n)))
 
 
-class Lock:
+class Lock(FileLock):
     """An exclusive flock on a container's lock file, held for one operation."""
 
     def __init__(self, root: str, cid: str) -> None:
-        self.path = os.path.join(container_dir(root, cid), LOCK)
-        self.fd = -1
+        super().__init__(os.path.join(container_dir(root, cid), LOCK))
+        self.cid = cid
 
     def __enter__(self) -> Lock:
         try:
-            self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+            super().__enter__()
         except FileNotFoundError:
-            raise NotFoundError(f"container {os.path.basename(os.path.dirname(self.path))!r} does not exist") from None
-        fcntl.flock(self.fd, fcntl.LOCK_EX)
+            raise NotFoundError(f"container {self.cid!r} does not exist") from None
         return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self.fd >= 0:
-            os.close(self.fd)
-            self.fd = -1
 
 
 def remove_container_dir(root: str, cid: str) -> None:

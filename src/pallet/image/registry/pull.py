@@ -303,19 +303,20 @@ class _BlobLock:
         self.fd = -1
 
     def __enter__(self) -> _BlobLock:
-        import fcntl
+        from pallet.filelock import lock_file
 
-        self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-        fcntl.flock(self.fd, fcntl.LOCK_EX)
+        self.fd = lock_file(self.path)
         return self
 
     def __exit__(self, *exc: object) -> None:
+        from pallet.filelock import unlock_file
+
         if self.content.has(self.digest):
             try:
                 os.unlink(self.path)
             except FileNotFoundError:
                 pass
-        os.close(self.fd)
+        unlock_file(self.fd)
 
 
 __all__ = ["INDEX_TYPES", "PullResult", "fetch_blob", "host_platform", "manifest_blobs", "parse_platform", "pull", "select_platform"]

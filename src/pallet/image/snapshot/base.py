@@ -272,19 +272,20 @@ class _Locked:
         self.meta: dict[str, dict[str, Any]] = {}
 
     def __enter__(self) -> dict[str, dict[str, Any]]:
-        import fcntl
+        from pallet.filelock import lock_file
 
-        self.fd = os.open(self.s._lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-        fcntl.flock(self.fd, fcntl.LOCK_EX)
+        self.fd = lock_file(self.s._lock_path)
         self.meta = self.s._load()
         return self.meta
 
     def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        from pallet.filelock import unlock_file
+
         try:
             if exc_type is None:
                 self.s._save(self.meta, self.durable)
         finally:
-            os.close(self.fd)
+            unlock_file(self.fd)
 
 
 def _check_key(key: str) -> None:
