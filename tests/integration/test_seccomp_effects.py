@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.helpers.child import errno_of, run_in_child
 
 from pallet._linux import seccomp as lib
 from pallet._linux.prctl import set_no_new_privs
@@ -40,35 +41,13 @@ def run_filtered(seccomp: dict[str, Any], body: Callable[[], object]) -> tuple[o
     the raw wait status come back."""
     compiled = compile_filter(seccomp, warn=lambda m: None)
     assert compiled is not None
-    r, w = os.pipe()
-    pid = os.fork()
-    if pid == 0:
-        try:
-            os.close(r)
-            set_no_new_privs()
-            load_filter(compiled)
-            out = json.dumps({"result": body()})
-        except BaseException as e:
-            out = json.dumps({"error": repr(e)})
-        os.write(w, out.encode())
-        os._exit(0)
-    os.close(w)
-    with os.fdopen(r, "rb") as f:
-        data = f.read()
-    _, status = os.waitpid(pid, 0)
-    if not data:
-        return None, status
-    doc = json.loads(data)
-    assert "error" not in doc, doc["error"]
-    return doc["result"], status
 
+    def filtered() -> object:
+        set_no_new_privs()
+        load_filter(compiled)
+        return body()
 
-def errno_of(call: Callable[[], object]) -> int:
-    try:
-        call()
-    except OSError as e:
-        return e.errno or 0
-    return 0
+    return run_in_child(filtered)
 
 
 def test_denied_syscall_returns_eperm_and_others_still_work(tmp_path: Path) -> None:

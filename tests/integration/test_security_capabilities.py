@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import errno
-import json
 import os
 import socket
 import subprocess
@@ -11,6 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from tests.helpers.child import errno_of, run_in_child
 
 from pallet._linux.caps import CAP_NUMBERS
 from pallet._linux.consts import CLONE_NEWNET
@@ -23,31 +23,7 @@ def mask(*names: str) -> int:
 
 
 def in_child(body: Callable[[], object]) -> object:
-    r, w = os.pipe()
-    pid = os.fork()
-    if pid == 0:
-        try:
-            os.close(r)
-            out = json.dumps({"result": body()})
-        except BaseException as e:
-            out = json.dumps({"error": repr(e)})
-        os.write(w, out.encode())
-        os._exit(0)
-    os.close(w)
-    with os.fdopen(r, "rb") as f:
-        data = f.read()
-    os.waitpid(pid, 0)
-    doc = json.loads(data)
-    assert "error" not in doc, doc["error"]
-    return doc["result"]
-
-
-def try_errno(call: Callable[[], object]) -> int:
-    try:
-        call()
-    except OSError as e:
-        return e.errno or 0
-    return 0
+    return run_in_child(body)[0]
 
 
 def bind_80() -> None:
@@ -79,9 +55,9 @@ def test_root_with_a_reduced_set(tmp_path: Path) -> None:
         caps.apply(sets)
         return {
             "status": caps.current(),
-            "chown": try_errno(lambda: os.chown(target, 1000, 1000)),
-            "bind80": try_errno(bind_80),
-            "mknod": try_errno(lambda: os.mknod(tmp_path / "null", 0o20666, os.makedev(1, 3))),
+            "chown": errno_of(lambda: os.chown(target, 1000, 1000)),
+            "bind80": errno_of(bind_80),
+            "mknod": errno_of(lambda: os.mknod(tmp_path / "null", 0o20666, os.makedev(1, 3))),
         }
 
     result = in_child(body)
@@ -105,8 +81,8 @@ def test_capabilities_survive_the_switch_to_a_non_root_user(tmp_path: Path) -> N
         unshare(CLONE_NEWNET)
         fd = os.open(target, os.O_RDONLY)  # the test directory is not searchable by uid 1000
         switch_user(sets, 1000)
-        return {"uid": os.getuid(), "status": caps.current(), "chown": try_errno(lambda: os.fchown(fd, 0, 0)),
-                "bind80": try_errno(bind_80), "setuid": try_errno(lambda: os.setuid(0))}
+        return {"uid": os.getuid(), "status": caps.current(), "chown": errno_of(lambda: os.fchown(fd, 0, 0)),
+                "bind80": errno_of(bind_80), "setuid": errno_of(lambda: os.setuid(0))}
 
     result = in_child(body)
     assert isinstance(result, dict)
@@ -142,7 +118,7 @@ def test_a_dropped_bounding_capability_cannot_come_back() -> None:
         caps.apply(sets)
         from pallet._linux.caps import capset
 
-        return try_errno(lambda: capset(mask("CAP_KILL", "CAP_SYS_ADMIN"), mask("CAP_KILL", "CAP_SYS_ADMIN"), 0))
+        return errno_of(lambda: capset(mask("CAP_KILL", "CAP_SYS_ADMIN"), mask("CAP_KILL", "CAP_SYS_ADMIN"), 0))
 
     assert in_child(body) == errno.EPERM
 
