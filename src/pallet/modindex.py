@@ -100,10 +100,9 @@ def write(index_file: str, root: str | None = None) -> int:
             if parts[-1] == "__init__":
                 parts.pop()
             lines.append(f"{'.'.join(parts)} {rel}")
-    tmp = f"{index_file}.tmp-{os.getpid()}"
-    with open(tmp, "w") as f:
-        f.write("\n".join(lines) + "\n")
-    os.replace(tmp, index_file)
+    from pallet.atomicfile import write_atomic
+
+    write_atomic(index_file, "\n".join(lines) + "\n")
     return len(lines) - 1
 
 

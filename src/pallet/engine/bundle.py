@@ -28,17 +28,11 @@ def rootfs_dir(engine: Engine, cid: str) -> str:
     return engine.store.path(cid, "rootfs")
 
 
-def _write(path: str, text: str) -> None:
-    tmp = path + ".tmp"
-    with open(tmp, "w") as f:
-        f.write(text)
-    os.replace(tmp, path)
-
-
 def prepare(engine: Engine, record: Record) -> tuple[str, dict[str, Any]]:
     """Mount the root filesystem and write the bundle; returns the bundle directory and the spec
     written to its config.json (the in-process runtime takes it as it is)."""
     from pallet import fastjson
+    from pallet.atomicfile import write_atomic
     from pallet.engine import images, networking, specgen
 
     cid = record["Id"]
@@ -74,10 +68,7 @@ def prepare(engine: Engine, record: Record) -> tuple[str, dict[str, Any]]:
             volumes_dir=os.path.join(engine.root, "volumes"),
             netns=(record.get("Pallet") or {}).get("NetNS"), cache_dir=os.path.join(engine.runroot, "cache"),
         )
-        tmp = os.path.join(bundle, "config.json.tmp")
-        with open(tmp, "w") as f:
-            f.write(fastjson.dumps(spec))
-        os.replace(tmp, os.path.join(bundle, "config.json"))
+        write_atomic(os.path.join(bundle, "config.json"), fastjson.dumps(spec))
     except BaseException:
         images.unmount_rootfs(rootfs)
         raise

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import os
 
+from pallet.atomicfile import write_atomic
 from pallet.errors import ConfigError, ConflictError, NotFoundError, PalletError
 
 TYPE_CHECKING = False
@@ -194,13 +195,6 @@ def check_create(engine: Engine, cfg: Record, hc: Record, endpoints: Record | No
 
 # -- start and exit -------------------------------------------------------------------------------
 
-def _write(path: str, text: str) -> None:
-    tmp = path + ".tmp"
-    with open(tmp, "w") as f:
-        f.write(text)
-    os.replace(tmp, path)
-
-
 def _read(path: str) -> str:
     try:
         with open(path) as f:
@@ -243,7 +237,7 @@ def setup(engine: Engine, record: Record) -> None:
             teardown(engine, record)
             raise
     for name, text in files.items():
-        _write(engine.store.path(cid, name), text)
+        write_atomic(engine.store.path(cid, name), text)
     record["NetworkSettings"] = settings
 
 

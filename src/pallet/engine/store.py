@@ -19,6 +19,7 @@ import os
 import time
 
 from pallet import fastjson
+from pallet.atomicfile import write_json_atomic
 from pallet.errors import ConfigError, ConflictError, NotFoundError
 from pallet.filelock import FileLock
 
@@ -72,19 +73,6 @@ def check_name(name: str, source: str = "--name") -> str:
             "(at least 2 characters)"
         )
     return bare
-
-
-def write_json_atomic(path: str, doc: object, durable: bool = True) -> None:
-    """Write ``doc`` to ``path`` through a temporary file, fsync (if ``durable``) and rename."""
-    tmp = f"{path}.tmp{os.getpid()}"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
-    try:
-        os.write(fd, fastjson.dumps(doc).encode())
-        if durable:
-            os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.rename(tmp, path)
 
 
 def read_json(path: str) -> Record:
@@ -175,8 +163,8 @@ class ContainerStore:
         it; its creation is durable, and a state lost in a crash is put right by reconcile."""
         cid = record["Id"]
         doc = {k: v for k, v in record.items() if k != "HostConfig"}
-        write_json_atomic(self.path(cid, "hostconfig.json"), record.get("HostConfig", {}), durable)
-        write_json_atomic(self.path(cid, "config.json"), doc, durable)
+        write_json_atomic(self.path(cid, "hostconfig.json"), record.get("HostConfig", {}), durable=durable)
+        write_json_atomic(self.path(cid, "config.json"), doc, durable=durable)
 
     def read(self, cid: str) -> Record:
         try:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 
 from pallet import fastjson
+from pallet.atomicfile import write_atomic
 from pallet.errors import ConfigError, ConflictError, NotFoundError
 
 TYPE_CHECKING = False
@@ -50,10 +51,7 @@ def create(root: str, name: str | None = None, labels: dict[str, str] | None = N
         return inspect(root, name)
     os.makedirs(os.path.join(base, "_data"), exist_ok=True)
     doc = {"CreatedAt": now_iso(), "Labels": labels or {}, "Options": {}, "Anonymous": anonymous}
-    tmp = meta + ".tmp"
-    with open(tmp, "w") as f:
-        f.write(fastjson.dumps(doc))
-    os.replace(tmp, meta)
+    write_atomic(meta, fastjson.dumps(doc))
     return inspect(root, name)
 
 

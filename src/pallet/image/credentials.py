@@ -152,18 +152,9 @@ class CredentialStore:
     def _write(self, data: dict[str, object]) -> None:
         directory = os.path.dirname(os.path.abspath(self.path))
         os.makedirs(directory, mode=0o700, exist_ok=True)
-        tmp = f"{self.path}.tmp.{os.getpid()}"
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
-        try:
-            os.fchmod(fd, 0o600)  # whatever the umask
-            os.write(fd, json.dumps(data, indent="\t", sort_keys=True).encode() + b"\n")
-            os.fsync(fd)
-        except BaseException:
-            os.close(fd)
-            os.unlink(tmp)
-            raise
-        os.close(fd)
-        os.replace(tmp, self.path)
+        from pallet.atomicfile import write_atomic
+
+        write_atomic(self.path, json.dumps(data, indent="\t", sort_keys=True) + "\n", mode=0o600, durable=True)
 
 
 def _decode_entry(entry: dict[str, object], path: str, key: str) -> Credentials | None:

@@ -261,12 +261,9 @@ class ImageStore:
         return images
 
     def _save(self, images: dict[str, dict[str, Any]]) -> None:
-        tmp = f"{self._db}.tmp-{os.getpid()}"
-        with open(tmp, "wb") as f:
-            f.write(fastjson.dumps({"images": images}, indent=1, sort_keys=True).encode())
-            f.flush()
-            os.fsync(f.fileno())
-        os.rename(tmp, self._db)
+        from pallet.atomicfile import write_atomic
+
+        write_atomic(self._db, fastjson.dumps({"images": images}, indent=1, sort_keys=True), durable=True)
 
     def _locked(self) -> _Locked:
         return _Locked(self)

@@ -176,10 +176,9 @@ def spawn(address: str, records_path: str, pid_path: str) -> int:
     finally:
         os.close(fd)
     server = int(data)
-    tmp = f"{pid_path}.tmp"
-    with open(tmp, "w") as f:
-        f.write(f"{server} {start_time(server)}\n")
-    os.replace(tmp, pid_path)
+    from pallet.atomicfile import write_atomic
+
+    write_atomic(pid_path, f"{server} {start_time(server)}\n")
     return server
 
 

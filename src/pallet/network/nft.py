@@ -102,10 +102,9 @@ def apply(table: str, script: str, stamp_path: str) -> bool:
     except FileNotFoundError:
         pass
     _nft(script)
-    tmp = f"{stamp_path}.tmp"
-    with open(tmp, "w") as f:
-        f.write(script)
-    os.replace(tmp, stamp_path)
+    from pallet.atomicfile import write_atomic
+
+    write_atomic(stamp_path, script)
     return True
 
 

@@ -59,15 +59,10 @@ class NetworkBase:
     def _write(self, state: State) -> None:
         if self._txn is not None:
             self._txn.before = json.dumps(state, sort_keys=True)
-        path = os.path.join(self.dir, "state.json")
-        tmp = f"{path}.tmp"
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
-        try:
-            os.write(fd, json.dumps(state, separators=(",", ":")).encode())
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(tmp, path)
+        from pallet.atomicfile import write_atomic
+
+        write_atomic(os.path.join(self.dir, "state.json"), json.dumps(state, separators=(",", ":")), mode=0o600,
+                     durable=True)
 
     def _transaction(self) -> _Transaction:
         return _Transaction(self)

@@ -98,4 +98,6 @@ class Container:
         return state
 
     def save(self, durable: bool = True) -> None:
-        statedir.write_json_atomic(os.path.join(self.dir, statedir.STATE_FILE), self.data, durable=durable)
+        from pallet.atomicfile import write_json_atomic
+
+        write_json_atomic(os.path.join(self.dir, statedir.STATE_FILE), self.data, durable=durable)

@@ -81,10 +81,9 @@ def validate_id(cid: str) -> None:
 def _write_pid_file(path: str, pid: int) -> None:
     if not path:
         return
-    tmp = f"{path}.tmp{os.getpid()}"
-    with open(tmp, "w") as f:
-        f.write(str(pid))
-    os.rename(tmp, path)
+    from pallet.atomicfile import write_atomic
+
+    write_atomic(path, str(pid))
 
 
 def _default_system() -> System:

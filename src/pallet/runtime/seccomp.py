@@ -319,18 +319,14 @@ def _cache_write(cache_dir: str, key: str, compiled: CompiledFilter) -> None:
     meta = json.dumps({"size": len(compiled.program), "flags": compiled.flags, "notify": compiled.notify,
                        "listenerPath": compiled.listener_path, "listenerMetadata": compiled.listener_metadata,
                        "skipped": list(compiled.skipped)}).encode()
-    final = os.path.join(cache_dir, key + ".bpf")
-    tmp = f"{final}.{os.getpid()}.tmp"
+    from pallet.atomicfile import write_atomic
+
     try:
         os.makedirs(cache_dir, mode=0o700, exist_ok=True)
-        with open(tmp, "wb") as f:
-            f.write(_CACHE_FORMAT + b"\n" + meta + b"\n" + compiled.program)
-        os.rename(tmp, final)
+        write_atomic(os.path.join(cache_dir, key + ".bpf"), _CACHE_FORMAT + b"\n" + meta + b"\n" + compiled.program,
+                     mode=0o600)
     except OSError:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
+        pass
 
 
 def load_filter(compiled: CompiledFilter) -> int | None:

@@ -35,18 +35,6 @@ def make_container_dir(root: str, cid: str) -> str:
     return path
 
 
-def write_json_atomic(path: str, data: object, mode: int = 0o600, durable: bool = True) -> None:
-    tmp = f"{path}.tmp{os.getpid()}"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, mode)
-    try:
-        os.write(fd, fastjson.dumps(data).encode())
-        if durable:
-            os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.rename(tmp, path)
-
-
 def read_state(root: str, cid: str) -> dict[str, object]:
     path = os.path.join(container_dir(root, cid), STATE_FILE)
     try:

@@ -297,16 +297,10 @@ def _cache_read(cache_dir: str, key: str) -> dict[str, object] | None:
 def _cache_write(cache_dir: str, key: str, doc: dict[str, object]) -> None:
     """Best effort (a cache): written through a temporary file and renamed, errors ignored."""
     from pallet import fastjson
+    from pallet.atomicfile import write_atomic
 
-    path = os.path.join(cache_dir, f"seccomp-default-{key}.json")
-    tmp = f"{path}.tmp{os.getpid()}"
     try:
         os.makedirs(cache_dir, mode=0o700, exist_ok=True)
-        with open(tmp, "w") as f:
-            f.write(fastjson.dumps(doc))
-        os.rename(tmp, path)
+        write_atomic(os.path.join(cache_dir, f"seccomp-default-{key}.json"), fastjson.dumps(doc), mode=0o600)
     except OSError:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
+        pass

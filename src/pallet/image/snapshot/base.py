@@ -255,13 +255,9 @@ class Snapshotter:
         return meta
 
     def _save(self, meta: dict[str, dict[str, Any]], durable: bool = True) -> None:
-        tmp = f"{self._meta}.tmp-{os.getpid()}"
-        with open(tmp, "wb") as f:
-            f.write(fastjson.dumps(meta, indent=1, sort_keys=True).encode())
-            f.flush()
-            if durable:
-                os.fsync(f.fileno())
-        os.rename(tmp, self._meta)
+        from pallet.atomicfile import write_atomic
+
+        write_atomic(self._meta, fastjson.dumps(meta, indent=1, sort_keys=True), durable=durable)
 
 
 class _Locked:
