@@ -210,20 +210,10 @@ def _ingest_blob(images: ImageStore, src: _Source, name: str, digest: str | None
             with src.open(name) as f:
                 content.ingest(f, digest, size)
             return digest, content.size(digest)
-        import hashlib
-        import tempfile
+        from pallet.image.newimage import store_tar_layer  # digest unknown: hashed while spooled
 
-        h = hashlib.sha256()
-        n = 0
-        with src.open(name) as f, tempfile.TemporaryFile(dir=content.ingest_dir) as tmp:
-            while chunk := f.read(1 << 20):
-                h.update(chunk)
-                n += len(chunk)
-                tmp.write(chunk)
-            tmp.seek(0)
-            got = "sha256:" + h.hexdigest()
-            content.ingest(tmp, got, n)
-        return got, n
+        with src.open(name) as f:
+            return store_tar_layer(content, f)
     except (OSError, EOFError) as e:
         raise ArchiveError(f"archive {src.where}: reading {name} failed: {e}") from None
     except PalletError as e:

@@ -38,7 +38,9 @@ def now_rfc3339() -> str:
 
 
 def store_tar_layer(content: ContentStore, stream: BinaryIO) -> tuple[str, int]:
-    """Store an uncompressed layer tar read from ``stream``; (digest = diffID, size)."""
+    """Store a blob whose digest is not known in advance, read from ``stream`` (hashed while it is
+    spooled to a temporary file in the ingest directory); (digest, size).  For an uncompressed layer
+    tar the digest is its diffID."""
     import hashlib
     import tempfile
 
