@@ -24,15 +24,19 @@ def container_id(args: list[str], command: str, extra: int = 0) -> str:
     return args[0]
 
 
-def int_option(opts: dict[str, object], name: str, flag: str) -> int:
-    value = str(opts[name])
+def non_negative_int(text: str, flag: str) -> int:
+    """``text``, the value of ``flag``, as an integer >= 0 (or a usage error naming both)."""
     try:
-        n = int(value)
+        n = int(text)
     except ValueError:
-        raise UsageError(f"{flag} {value!r} is not an integer") from None
+        raise UsageError(f"{flag} {text!r} is not an integer") from None
     if n < 0:
-        raise UsageError(f"{flag} {value!r} must not be negative")
+        raise UsageError(f"{flag} {text!r} must not be negative")
     return n
+
+
+def int_option(opts: dict[str, object], name: str, flag: str) -> int:
+    return non_negative_int(str(opts[name]), flag)
 
 
 def create_options(opts: dict[str, object]) -> object:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 
 from pallet.runtime.cliparse import Option, UsageError
+from pallet.runtime.commands._common import non_negative_int
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -30,16 +31,6 @@ OPTIONS = (
     Option("--cgroup", multiple=True, help="run the process in an (existing) sub-cgroup (not supported)"),
     Option("--ignore-paused", help="allow exec in a paused container"),
 )
-
-
-def _int(text: str, flag: str) -> int:
-    try:
-        n = int(text)
-    except ValueError:
-        raise UsageError(f"{flag} {text!r} is not an integer") from None
-    if n < 0:
-        raise UsageError(f"{flag} {text!r} must not be negative")
-    return n
 
 
 def build_process(opts: dict[str, Any], argv: list[str], base: dict[str, Any]) -> dict[str, Any]:
@@ -81,11 +72,11 @@ def build_process(opts: dict[str, Any], argv: list[str], base: dict[str, Any]) -
     assert isinstance(user, dict)
     if opts["user"]:
         u, _, gr = str(opts["user"]).partition(":")
-        user["uid"] = _int(u, "--user")
-        user["gid"] = _int(gr, "--user") if gr else 0
+        user["uid"] = non_negative_int(u, "--user")
+        user["gid"] = non_negative_int(gr, "--user") if gr else 0
         user.pop("additionalGids", None)
     if opts["additional_gids"]:
-        user["additionalGids"] = [_int(str(x), "--additional-gids") for x in opts["additional_gids"]]
+        user["additionalGids"] = [non_negative_int(str(x), "--additional-gids") for x in opts["additional_gids"]]
     if opts["apparmor"]:
         proc["apparmorProfile"] = opts["apparmor"]
     if opts["process_label"]:
@@ -124,6 +115,6 @@ def run(g: Any, opts: dict[str, object], args: list[str]) -> int:
             detach=bool(opts["detach"]),
             pid_file=os.path.abspath(pid_file) if pid_file else "",
             console_socket=os.path.abspath(str(opts["console_socket"])) if opts["console_socket"] else "",
-            preserve_fds=_int(str(opts["preserve_fds"]), "--preserve-fds"),
+            preserve_fds=non_negative_int(str(opts["preserve_fds"]), "--preserve-fds"),
         ),
     )
