@@ -41,6 +41,7 @@ def test_warmup_pokes_moves_nothing_and_cleans_up() -> None:
         # The process's own threads stayed where they were.
         assert all(before[t] == text for t, text in _cgroups_of_tasks().items() if t in before)
         assert start_warmup() is w  # one per process
+        assert w.waited is not None and w.waited[0] <= w.waited[1]  # when the first write waited
     finally:
         w.stop()
     assert not w.running
@@ -92,3 +93,17 @@ def test_a_cli_create_that_fails_leaves_no_warmup_cgroup(tmp_path: Path) -> None
                          capture_output=True, text=True)
     assert out.returncode != 0 and "config.json" in out.stderr
     assert not [d for d in os.listdir(UNIFIED or "/") if d.startswith("pallet-warmup-")]
+
+
+def test_debug_says_how_long_the_kernel_made_the_warmup_wait(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    (tmp_path / "config.json").write_text("{not json")  # the warm-up runs before the config is read
+    out = subprocess.run([os.path.join(os.path.dirname(sys.executable), "pallet-runtime"), "--root",
+                          str(tmp_path / "state"), "--debug", "create", "--bundle", str(tmp_path), "x2"],
+                         capture_output=True, text=True)
+    assert out.returncode != 0
+    line = next(x for x in out.stderr.splitlines() if "grace period" in x)
+    waited = float(line.split("): ")[1].split(" ms")[0])
+    assert 0 <= waited < 5000, line

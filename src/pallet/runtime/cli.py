@@ -179,6 +179,9 @@ def _main(argv: list[str]) -> int:
     finally:
         if warmup is not None:
             warmup.stop()
+            if warmup.waited is not None:
+                log.span("the kernel's grace period before cgroup moves (paid by the warm-up thread)",
+                         *warmup.waited)
         if collecting:
             import gc
 

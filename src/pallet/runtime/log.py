@@ -78,6 +78,13 @@ def step(name: str) -> None:
         debug(f"{_elapsed_ms():7.2f} ms  {name}")
 
 
+def span(name: str, start: float, end: float) -> None:
+    """With --debug, something that lasted from ``start`` to ``end`` (time.monotonic())."""
+    if _debug:
+        at, until = (start - _STARTED) * 1000, (end - _STARTED) * 1000
+        debug(f"{at:7.2f} ms  {name}: {until - at:.2f} ms (until {until:.2f} ms)")
+
+
 def _elapsed_ms() -> float:
     return (time.monotonic() - _STARTED) * 1000
 

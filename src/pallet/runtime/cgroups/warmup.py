@@ -45,6 +45,8 @@ class MigrationWarmup:
         self.refused = 0  # writes the kernel refused (each one took its lock first)
         self._tid = 0
         self._fd = -1  # cgroup.threads of the warm-up's cgroup
+        # (monotonic time) the first write, the one that waits: when it was made, when it came back
+        self.waited: tuple[float, float] | None = None
 
     def start(self) -> MigrationWarmup:
         # The set-up is made here, so that the thread's first act is the write: a new thread
@@ -100,9 +102,12 @@ class MigrationWarmup:
         started.release()
         try:
             while True:
+                began = time.monotonic()
                 try:
                     os.write(self._fd, tid)
                 except OSError:
+                    if not self.refused:
+                        self.waited = (began, time.monotonic())
                     self.refused += 1  # EOPNOTSUPP, after the kernel took (and waited for) its lock
                 else:
                     break  # moved after all (not possible into a domain of its own): stop now
