@@ -195,7 +195,7 @@ def test_the_init_waits_late_only_when_nothing_depends_on_the_cgroup_mounts() ->
 
 
 def test_cgroup_mounts_wait_only_when_nothing_lies_beneath_them() -> None:
-    from pallet.runtime.rootfs.mounts import cgroup_mounts_can_wait
+    from pallet.runtime.process.setup import cgroup_mounts_can_wait
 
     cg = {"destination": "/sys/fs/cgroup", "type": "cgroup"}
     proc = {"destination": "/proc", "type": "proc"}

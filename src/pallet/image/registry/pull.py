@@ -23,6 +23,7 @@ from __future__ import annotations
 import os
 import time
 
+from pallet.filelock import FileLock
 from pallet.image.reference import Reference, digest_problem, parse
 from pallet.image.registry.client import INDEX_TYPES, MANIFEST_TYPES, RegistryClient
 from pallet.image.registry.errors import DigestMismatchError, ImageNotFoundError, RegistryError
@@ -293,30 +294,22 @@ class _Counter:
             yield chunk
 
 
-class _BlobLock:
-    """An exclusive flock per blob, so that two pulls of one blob do not write one ingest at once."""
+class _BlobLock(FileLock):
+    """An exclusive flock per blob, so that two pulls of one blob do not write one ingest at once;
+    its lock file goes once the blob is stored."""
 
     def __init__(self, content: ContentStore, digest: str) -> None:
-        self.path = os.path.join(content.ingest_dir, digest.split(":", 1)[1] + ".lock")
+        super().__init__(os.path.join(content.ingest_dir, digest.split(":", 1)[1] + ".lock"))
         self.content = content
         self.digest = digest
-        self.fd = -1
-
-    def __enter__(self) -> _BlobLock:
-        from pallet.filelock import lock_file
-
-        self.fd = lock_file(self.path)
-        return self
 
     def __exit__(self, *exc: object) -> None:
-        from pallet.filelock import unlock_file
-
         if self.content.has(self.digest):
             try:
                 os.unlink(self.path)
             except FileNotFoundError:
                 pass
-        unlock_file(self.fd)
+        super().__exit__(*exc)
 
 
 __all__ = ["INDEX_TYPES", "PullResult", "fetch_blob", "host_platform", "manifest_blobs", "parse_platform", "pull", "select_platform"]

@@ -70,7 +70,6 @@ def waits_late(setup: Setup) -> bool:
     path or device node at or beneath a cgroup mount.  (A read-only root is remounted after the
     cgroup mounts, which may have to make their mount point.)"""
     from pallet.runtime import hooks
-    from pallet.runtime.rootfs.mounts import cgroup_mounts_can_wait
 
     if setup.ns is None or not setup.ns.is_new("cgroup") or setup.no_pivot or setup.is_exec:
         return False
@@ -82,3 +81,26 @@ def waits_late(setup: Setup) -> bool:
     others = [str(p) for key in ("maskedPaths", "readonlyPaths") for p in setup.linux.get(key) or []]  # type: ignore[attr-defined]
     others += [str(d.get("path", "")) for d in setup.linux.get("devices") or [] if isinstance(d, dict)]  # type: ignore[attr-defined]
     return cgroup_mounts_can_wait(mounts, others)
+
+
+def _beneath(path: str, top: str) -> bool:
+    path = os.path.normpath("/" + path)
+    top = os.path.normpath("/" + top)
+    return path == top or path.startswith(top.rstrip("/") + "/")
+
+
+def cgroup_mounts_can_wait(mounts: list[dict[str, object]], other_paths: list[str]) -> bool:
+    """Whether the cgroup mounts can be made last, after pivot_root and the masked and read-only
+    paths, without changing what the container sees: no later mount, and none of ``other_paths``
+    (masked, read-only, device nodes), lies at, beneath or above one of them (a mount or a mask
+    above would have covered it), and none is in /dev (the device nodes are made before)."""
+    for i, m in enumerate(mounts):
+        if m.get("type") not in ("cgroup", "cgroup2"):
+            continue
+        dest = str(m.get("destination", ""))
+        if _beneath(dest, "/dev") or _beneath("/dev", dest):
+            return False
+        later = [str(n.get("destination", "")) for n in mounts[i + 1:]]
+        if any(_beneath(p, dest) or _beneath(dest, p) for p in [*later, *other_paths]):
+            return False
+    return True

@@ -63,33 +63,10 @@ class MountContext:
         self.idmap_fds = idmap_fds or {}
         # called before the first cgroup mount (the init waits there to be in its cgroup)
         self.before_cgroup = before_cgroup
-        # mount_all leaves the cgroup mounts for mount_deferred (see cgroup_mounts_can_wait)
+        # mount_all leaves the cgroup mounts for mount_deferred (see process.setup.waits_late)
         self.defer_cgroup = False
         self.deferred: list[tuple[str, str, int]] = []  # (where, destination, flags)
         self.hierarchies: list[tuple[str, str, str]] | None = None  # the host's, read before pivot_root
-
-
-def _beneath(path: str, top: str) -> bool:
-    path = os.path.normpath("/" + path)
-    top = os.path.normpath("/" + top)
-    return path == top or path.startswith(top.rstrip("/") + "/")
-
-
-def cgroup_mounts_can_wait(mounts: list[dict[str, object]], other_paths: list[str]) -> bool:
-    """Whether the cgroup mounts can be made last, after pivot_root and the masked and read-only
-    paths, without changing what the container sees: no later mount, and none of ``other_paths``
-    (masked, read-only, device nodes), lies at, beneath or above one of them (a mount or a mask
-    above would have covered it), and none is in /dev (the device nodes are made before)."""
-    for i, m in enumerate(mounts):
-        if m.get("type") not in ("cgroup", "cgroup2"):
-            continue
-        dest = str(m.get("destination", ""))
-        if _beneath(dest, "/dev") or _beneath("/dev", dest):
-            return False
-        later = [str(n.get("destination", "")) for n in mounts[i + 1:]]
-        if any(_beneath(p, dest) or _beneath(dest, p) for p in [*later, *other_paths]):
-            return False
-    return True
 
 
 def statvfs_flags(path: str) -> int:
