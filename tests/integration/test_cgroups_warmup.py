@@ -1,13 +1,16 @@
 """The cgroup migration warm-up: its own cgroup at the top of the unified tree, refused writes
-only (nothing moved), everything removed and the thread gone when it stops."""
+only (nothing moved), everything removed and the thread gone when it stops.  On a hybrid host it
+runs only for a container that joins the unified tree (``hybrid=True``)."""
 
 from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from tests.helpers.oci import Runtime, new_id
 
 from pallet.runtime.cgroups.detect import detect
 from pallet.runtime.cgroups.warmup import MigrationWarmup, start_warmup
@@ -27,7 +30,7 @@ def _cgroups_of_tasks() -> dict[str, str]:
 def test_warmup_pokes_moves_nothing_and_cleans_up() -> None:
     before = _cgroups_of_tasks()
     threads = _threads()
-    w = start_warmup()
+    w = start_warmup(hybrid=True)
     assert isinstance(w, MigrationWarmup) and w.running
     try:
         deadline = time.monotonic() + 5
@@ -40,7 +43,7 @@ def test_warmup_pokes_moves_nothing_and_cleans_up() -> None:
         assert not Path(w.directory, "cgroup.threads").read_text().strip()
         # The process's own threads stayed where they were.
         assert all(before[t] == text for t, text in _cgroups_of_tasks().items() if t in before)
-        assert start_warmup() is w  # one per process
+        assert start_warmup(hybrid=True) is w  # one per process
         assert w.waited is not None and w.waited[0] <= w.waited[1]  # when the first write waited
     finally:
         w.stop()
@@ -61,7 +64,7 @@ def test_a_warmup_removes_those_its_killed_predecessors_left() -> None:
     try:
         stale.mkdir()
         live.mkdir()
-        w = start_warmup()
+        w = start_warmup(hybrid=True)
         assert w is not None
         deadline = time.monotonic() + 5
         while w.refused < 1 and time.monotonic() < deadline:
@@ -81,6 +84,15 @@ def test_no_unified_tree_no_warmup(tmp_path: Path) -> None:
     (tmp_path / "memory").mkdir()
     (tmp_path / "memory" / "cgroup.procs").write_text("")
     assert start_warmup(str(tmp_path)) is None
+    assert start_warmup(str(tmp_path), hybrid=True) is None
+
+
+def test_on_a_hybrid_host_no_warmup_unless_a_container_joins_the_unified_tree(tmp_path: Path) -> None:
+    (tmp_path / "memory").mkdir()
+    (tmp_path / "unified").mkdir()
+    (tmp_path / "unified" / "cgroup.controllers").write_text("")
+    assert detect(str(tmp_path)).mode == "hybrid"
+    assert start_warmup(str(tmp_path)) is None  # (with hybrid=True it would mkdir in the fake tree)
 
 
 def test_a_cli_create_that_fails_leaves_no_warmup_cgroup(tmp_path: Path) -> None:
@@ -95,15 +107,18 @@ def test_a_cli_create_that_fails_leaves_no_warmup_cgroup(tmp_path: Path) -> None
     assert not [d for d in os.listdir(UNIFIED or "/") if d.startswith("pallet-warmup-")]
 
 
-def test_debug_says_how_long_the_kernel_made_the_warmup_wait(tmp_path: Path) -> None:
+def test_debug_says_how_long_the_kernel_made_the_warmup_wait(rt: Runtime, bundle: Callable[..., Path]) -> None:
     import subprocess
     import sys
 
-    (tmp_path / "config.json").write_text("{not json")  # the warm-up runs before the config is read
+    # A limit that lives in the unified tree: the container joins it, so the warm-up runs (on a pure
+    # v2 host it always does).
+    b = bundle(["true"], edit=lambda c: c["linux"].setdefault("resources", {}).update(
+        unified={"cgroup.max.descendants": "10"}))
     out = subprocess.run([os.path.join(os.path.dirname(sys.executable), "pallet-runtime"), "--root",
-                          str(tmp_path / "state"), "--debug", "create", "--bundle", str(tmp_path), "x2"],
-                         capture_output=True, text=True)
-    assert out.returncode != 0
+                          str(rt.root), "--debug", "run", "--bundle", str(b), new_id()],
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
     line = next(x for x in out.stderr.splitlines() if "grace period" in x)
     waited = float(line.split("): ")[1].split(" ms")[0])
     assert 0 <= waited < 5000, line

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -90,3 +91,61 @@ def test_on_a_pure_v2_host_the_init_is_moved_into_its_cgroup(rt: Runtime, bundle
         lines = dict(line.split(":", 2)[1:] for line in out.stdout.split())
         assert lines[""] == path, lines
         assert not Path("/sys/fs/cgroup/unified" + path).exists()  # removed by the delete
+
+
+HYBRID = Path("/sys/fs/cgroup/unified/cgroup.controllers").exists() and Path("/sys/fs/cgroup/memory").is_dir()
+
+
+@pytest.mark.skipif(not is_pallet(), reason="pallet-runtime's own cgroup code")
+@pytest.mark.skipif(not HYBRID, reason="a hybrid host (v1 controllers and a cgroup2 tree)")
+def test_on_a_hybrid_host_the_unified_tree_is_joined_only_for_limits_that_live_there(
+        rt: Runtime, bundle: Callable[..., Path]) -> None:
+    def no_cgroupns(c: dict) -> None:  # full paths in /proc/self/cgroup
+        c["linux"]["namespaces"] = [n for n in c["linux"]["namespaces"] if n["type"] != "cgroup"]
+        c["linux"].setdefault("resources", {}).update(memory={"limit": 64 << 20}, pids={"limit": 50})
+
+    def with_unified_key(c: dict) -> None:
+        no_cgroupns(c)
+        c["linux"]["resources"]["unified"] = {"cgroup.max.descendants": "10"}
+
+    mine = dict(line.split(":", 2)[1:] for line in Path("/proc/self/cgroup").read_text().split())
+    for edit, joins in ((no_cgroupns, False), (with_unified_key, True)):
+        b = bundle(["cat", "/proc/self/cgroup", "/sys/fs/cgroup/memory/memory.limit_in_bytes"], edit=edit)
+        path = (b / "config.json").read_text().split('"cgroupsPath": "', 1)[1].split('"', 1)[0]
+        out = rt.run("run", "--bundle", str(b), new_id())
+        assert out.returncode == 0, out.stderr
+        *cgroups, limit = out.stdout.split()
+        lines = dict(line.split(":", 2)[1:] for line in cgroups)
+        assert lines["memory"] == path and lines["pids"] == path and limit == str(64 << 20)
+        if joins:
+            assert lines[""] == path  # moved into its cgroup2 cgroup for the key written there
+        else:
+            assert lines[""] == mine[""]  # v1 limits only: still in the caller's cgroup2 cgroup
+        assert not Path("/sys/fs/cgroup/unified" + path).exists()
+
+
+@pytest.mark.skipif(not is_pallet(), reason="pallet-runtime's own cgroup code")
+@pytest.mark.skipif(not HYBRID, reason="a hybrid host (v1 controllers and a cgroup2 tree)")
+def test_kill_all_and_forced_delete_reach_a_container_outside_the_unified_tree(
+        rt: Runtime, bundle: Callable[..., Path]) -> None:
+    # No cgroup2 cgroup (so no cgroup.kill): every process is reached through the v1 hierarchies.
+    b = bundle(["sh", "-c", "sleep 100 & sleep 100 & wait"])
+    cid = new_id()
+    assert rt.run_detached("run", "--detach", "--bundle", str(b), cid).returncode == 0
+    try:
+        path = (b / "config.json").read_text().split('"cgroupsPath": "', 1)[1].split('"', 1)[0]
+        assert not Path("/sys/fs/cgroup/unified" + path).exists()
+        procs = Path("/sys/fs/cgroup/pids" + path + "/cgroup.procs")
+        deadline = time.monotonic() + 10
+        while len(procs.read_text().split()) < 3 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        pids = [int(p) for p in procs.read_text().split()]
+        assert len(pids) == 3
+        assert rt.run("kill", "--all", cid, "KILL").returncode == 0
+        deadline = time.monotonic() + 10
+        while procs.read_text().split() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert not procs.read_text().split()  # all three killed
+    finally:
+        assert rt.run("delete", "--force", cid).returncode == 0
+    assert not Path("/sys/fs/cgroup/pids" + path).exists()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -336,3 +337,47 @@ def test_stats_v1_and_v2_parse(tmp_path: Path) -> None:
     assert s2.pids.limit is None
     assert [(e.op, e.value) for e in s2.blkio.io_serviced] == [("Read", 1), ("Write", 2)]
     assert "2MB" in s2.hugetlb
+
+
+def test_hybrid_joins_the_unified_tree_only_for_limits_that_live_there(tmp_path: Path) -> None:
+    root = fake_hybrid(tmp_path / "cg")  # hugetlb bound to cgroup2, not mounted on v1
+    fake_v1_leaf(root, "/p/c1")
+    shutil.rmtree(root / "unified/p")
+    m = new_manager("/p/c1", "c1", root=str(root))
+    m.for_resources({"memory": {"limit": 1 << 26}, "pids": {"limit": 10}})
+    assert m.self_joins and "" not in m.paths()  # v1 limits only: no cgroup2 cgroup, no pid written there
+    assert m.unified_dir() == str(root / "unified/p/c1")  # (where it would be)
+    m.create()
+    assert not (root / "unified/p").exists()
+    saved = load_manager(m.to_dict())
+    assert saved.self_joins and "" not in saved.paths()  # exec and delete see the same hierarchies
+
+    for resources in ({"hugepageLimits": [{"pageSize": "2MB", "limit": 1 << 21}]},
+                      {"unified": {"cgroup.max.descendants": "10"}}):
+        j = new_manager("/p/c2", "c2", root=str(root))
+        j.for_resources(resources)
+        assert not j.self_joins and j.paths()[""] == str(root / "unified/p/c2"), resources
+        assert not load_manager(j.to_dict()).self_joins
+
+    # hugetlb on v1: hugepage limits need no cgroup2 cgroup
+    v1_huge = fake_hybrid(tmp_path / "cg2", hugetlb_on_v2=False)
+    put(v1_huge / "hugetlb", {"cgroup.procs": ""})
+    h = new_manager("/p/c3", "c3", root=str(v1_huge))
+    h.for_resources({"hugepageLimits": [{"pageSize": "2MB", "limit": 1 << 21}]})
+    assert h.self_joins
+
+    # A state saved before the choice existed: it joined the unified tree.
+    old = m.to_dict()
+    del old["join_unified"]
+    assert load_manager(old).paths()[""] == str(root / "unified/p/c1")
+
+
+def test_limits_of_the_unified_tree_refused_on_update_when_it_was_not_joined(tmp_path: Path) -> None:
+    root = fake_hybrid(tmp_path / "cg")
+    fake_v1_leaf(root, "/p/c1")
+    m = new_manager("/p/c1", "c1", root=str(root))
+    m.for_resources({})
+    with pytest.raises(ConfigError, match="joins only when created with hugepage limits"):
+        m.set({"hugepageLimits": [{"pageSize": "2MB", "limit": 1 << 21}]})
+    with pytest.raises(ConfigError, match="joins only when created with unified keys"):
+        m.set({"unified": {"cgroup.max.descendants": "10"}})

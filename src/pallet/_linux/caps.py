@@ -1,10 +1,15 @@
-"""Capabilities: names, numbers, capget/capset."""
+"""Capabilities: names, numbers, capget/capset.
+
+The names and numbers need no ctypes (the runtime's parent reads a config with them before it has
+any other use for ctypes): capget and capset import it when first called.
+"""
 
 from __future__ import annotations
 
-import ctypes
-
-from pallet._linux.libc import raw_syscall
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import ctypes
+    from typing import Any
 
 # Index = capability number (linux/capability.h).
 CAP_NAMES: tuple[str, ...] = (
@@ -21,12 +26,24 @@ CAP_NUMBERS: dict[str, int] = {name: i for i, name in enumerate(CAP_NAMES)}
 _VERSION_3 = 0x20080522
 
 
-class _Header(ctypes.Structure):
-    _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
+_structs: tuple[type[ctypes.Structure], type[ctypes.Structure]] | None = None
 
 
-class _Data(ctypes.Structure):
-    _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32), ("inheritable", ctypes.c_uint32)]
+def _types() -> tuple[type[ctypes.Structure], type[ctypes.Structure]]:
+    """The header and data structures of capget/capset (made once)."""
+    global _structs
+    if _structs is None:
+        import ctypes
+
+        class Header(ctypes.Structure):
+            _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
+
+        class Data(ctypes.Structure):
+            _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32),
+                        ("inheritable", ctypes.c_uint32)]
+
+        _structs = Header, Data
+    return _structs
 
 
 def last_cap() -> int:
@@ -40,22 +57,34 @@ def last_cap() -> int:
 
 def capget(pid: int = 0) -> tuple[int, int, int]:
     """(effective, permitted, inheritable) of ``pid`` (0: this thread) as 64-bit masks."""
-    hdr = _Header(_VERSION_3, pid)
-    data = (_Data * 2)()
+    import ctypes
+
+    from pallet._linux.libc import raw_syscall
+
+    header, data_type = _types()
+    hdr = header(_VERSION_3, pid)
+    data = (data_type * 2)()
     raw_syscall("capget", ctypes.byref(hdr), data, shown=(pid,))
+    d: Any = data
     return (
-        data[0].effective | data[1].effective << 32,
-        data[0].permitted | data[1].permitted << 32,
-        data[0].inheritable | data[1].inheritable << 32,
+        d[0].effective | d[1].effective << 32,
+        d[0].permitted | d[1].permitted << 32,
+        d[0].inheritable | d[1].inheritable << 32,
     )
 
 
 def capset(effective: int, permitted: int, inheritable: int) -> None:
     """Set this thread's effective, permitted and inheritable sets (64-bit masks)."""
-    hdr = _Header(_VERSION_3, 0)
-    data = (_Data * 2)()
+    import ctypes
+
+    from pallet._linux.libc import raw_syscall
+
+    header, data_type = _types()
+    hdr = header(_VERSION_3, 0)
+    data = (data_type * 2)()
+    d: Any = data
     low = 0xFFFFFFFF
-    data[0].effective, data[1].effective = effective & low, effective >> 32
-    data[0].permitted, data[1].permitted = permitted & low, permitted >> 32
-    data[0].inheritable, data[1].inheritable = inheritable & low, inheritable >> 32
+    d[0].effective, d[1].effective = effective & low, effective >> 32
+    d[0].permitted, d[1].permitted = permitted & low, permitted >> 32
+    d[0].inheritable, d[1].inheritable = inheritable & low, inheritable >> 32
     raw_syscall("capset", ctypes.byref(hdr), data, shown=(hex(effective), hex(permitted), hex(inheritable)))

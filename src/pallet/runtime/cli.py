@@ -21,10 +21,6 @@ import sys
 
 from pallet.runtime.cliparse import Option, UsageError, help_text, parse
 
-TYPE_CHECKING = False
-if TYPE_CHECKING:
-    from pallet.runtime.cgroups.warmup import MigrationWarmup
-
 VERSION = "0.1.0"
 SPEC_VERSION = "1.2.0"
 
@@ -123,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
 def _main(argv: list[str]) -> int:
     from pallet.runtime import log
 
-    warmup: MigrationWarmup | None = None
+    preforked = False
     collecting = False
     try:
         gargs, rest = _split_global(argv)
@@ -154,11 +150,12 @@ def _main(argv: list[str]) -> int:
             collecting = gc.isenabled()
             gc.disable()
         if name in ("create", "run"):
-            # The kernel's wait for the container's first cgroup move, paid beside the imports
-            # and the config (stopped by the create, or below on any way out).
-            from pallet.runtime.cgroups.warmup import start_warmup
+            # The intermediate child, forked now: it imports what the children need while this
+            # process reads the config, then waits for its orders (see process.prefork).
+            from pallet.runtime.process import prefork
 
-            warmup = start_warmup()
+            preforked = True
+            prefork.start()
         modname = "pallet.runtime.commands." + name.replace("-", "_")
         __import__(modname)  # not importlib.import_module: importlib imports warnings (~0.3 ms)
         module = sys.modules[modname]
@@ -177,11 +174,15 @@ def _main(argv: list[str]) -> int:
     except Exception as exc:  # the one place that turns errors into messages and exit codes
         return _report(exc)
     finally:
-        if warmup is not None:
-            warmup.stop()
-            if warmup.waited is not None:
-                log.span("the kernel's grace period before cgroup moves (paid by the warm-up thread)",
-                         *warmup.waited)
+        if preforked:
+            from pallet.runtime.process import prefork
+
+            prefork.discard()
+            # (create started and stopped the warm-up, if the host needed one)
+            warmup = sys.modules.get("pallet.runtime.cgroups.warmup")
+            waited = warmup.last_wait() if warmup is not None else None
+            if waited is not None:
+                log.span("the kernel's grace period before cgroup moves (paid by the warm-up thread)", *waited)
         if collecting:
             import gc
 

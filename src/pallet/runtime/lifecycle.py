@@ -86,12 +86,6 @@ def _write_pid_file(path: str, pid: int) -> None:
     write_atomic(path, str(pid))
 
 
-def _default_system() -> System:
-    from pallet._linux.system import System
-
-    return System()
-
-
 def _prepare(cid: str, config: dict[str, object], bundle: str, root: str) -> Setup:
     """Work out in the parent everything the children need."""
     from pallet.runtime import namespaces
@@ -140,6 +134,7 @@ def container_resources(linux: dict[str, object]) -> dict[str, object]:
 def create(
     root: str, cid: str, bundle: str, opts: CreateOptions | None = None, *, sys: System | None = None,
     keep_console: bool = False, durable: bool = True, config: dict[str, object] | None = None,
+    subreaper: bool = False,
 ) -> tuple[Container, Started]:
     """Create a container: set up everything, leave its init waiting for start.
 
@@ -147,32 +142,32 @@ def create(
     to the console socket.  ``config`` is the bundle's config.json as the caller has just written it
     (the engine's in-process runtime, with its own 64-hex ids): it is used as it is, neither read
     again nor validated (the engine's specs are validated by its tests); otherwise the id is checked
-    and config.json is read and validated.
+    and config.json is read and validated.  With ``subreaper`` this process makes itself the
+    subreaper of the init before the intermediate exits (the init becomes its child: to wait for).
     """
     from pallet.runtime import log
 
     opts = opts or CreateOptions()
     log.step("create")
-    from pallet.runtime.cgroups.warmup import start_warmup
+    from pallet.runtime.cgroups.warmup import start_warmup, stop_warmup
 
-    # The first move into the container's cgroup waits for the kernel (see cgroups.warmup): let
-    # that wait run now, beside reading the config and working out the plan.
-    warmup = start_warmup()
+    # On a pure v2 host the first move into the container's cgroup waits for the kernel (see
+    # cgroups.warmup): let that wait run now, beside reading the config and working out the plan.
+    start_warmup()
     try:
         bundle = os.path.abspath(bundle)
         if config is None:
             validate_id(cid)
             config = load_bundle(bundle)
             log.step("config.json loaded and validated")
-        return _create(root, cid, bundle, config, opts, keep_console, sys, durable)
+        return _create(root, cid, bundle, config, opts, keep_console, sys, durable, subreaper)
     finally:
-        if warmup is not None:
-            warmup.stop()
+        stop_warmup()
 
 
 def _create(
     root: str, cid: str, bundle: str, config: dict[str, object], opts: CreateOptions, keep_console: bool,
-    sys: System | None, durable: bool,
+    sys: System | None, durable: bool, subreaper: bool,
 ) -> tuple[Container, Started]:
     from pallet.runtime import log
 
@@ -185,6 +180,7 @@ def _create(
     setup.no_pivot = opts.no_pivot
     setup.no_new_keyring = opts.no_new_keyring
     setup.preserve_fds = opts.preserve_fds
+    setup.subreaper = subreaper
     from pallet.runtime.process.setup import waits_late
 
     setup.late_go = waits_late(setup)
@@ -193,8 +189,13 @@ def _create(
     cgroups_path = setup.linux.get("cgroupsPath")
     manager = new_manager(str(cgroups_path) if cgroups_path else None, cid)
     setup.resources = container_resources(setup.linux)
+    manager.for_resources(setup.resources)
     manager.check(setup.resources)
     setup.cgroup = manager
+    if not manager.self_joins:
+        from pallet.runtime.cgroups.warmup import start_warmup
+
+        start_warmup(hybrid=True)  # a hybrid host's unified tree, joined for its limits
     cdir = statedir.make_container_dir(root, cid)
     container = Container(root, {"id": cid, "creating": True, "bundle": bundle})
     started: Started | None = None
@@ -203,15 +204,9 @@ def _create(
         os.mkfifo(fifo, 0o622)
         os.chmod(fifo, 0o622)  # not narrowed by the umask: the container's user opens it to wait
         setup.fifo_fd = os.open(fifo, os.O_PATH | os.O_CLOEXEC)
-        if manager.self_joins:
-            # The intermediate joins it before anything else: it must exist before the fork.
-            from pallet.runtime.process.parent import make_cgroup
-
-            make_cgroup(setup)
-        else:
-            # Made by the parent once the children are at work (see parent._drive): the mkdirs
-            # wait for the kernel's cgroup lock, which the migration warm-up may hold.
-            setup.cgroup_after_fork = True
+        # Made by the parent once the children are at work (see parent._drive): the mkdirs may
+        # wait for the kernel's cgroup lock, which the migration warm-up may hold.
+        setup.cgroup_after_fork = True
         hooks_state = {"ociVersion": "1.2.0", "id": cid, "bundle": bundle,
                        "annotations": config.get("annotations") or {}}
         from pallet.runtime.process.parent import run_children
@@ -219,7 +214,7 @@ def _create(
 
         setup.idmap_fds = prepare_bind_sources(setup.config.get("mounts") or [], setup.linux,  # type: ignore[arg-type]
                                                new_userns=setup.ns is not None and setup.ns.new_user)
-        started = run_children(setup, sys or _default_system(), hooks_state)
+        started = run_children(setup, sys, hooks_state)
         log.step(f"container init {started.pid} ready")
         from pallet._linux.procfs import start_time
 
@@ -476,15 +471,13 @@ def wait_foreground(pid: int, console_fd: int = -1, *, forwarding: bool = False)
 
 def run(root: str, cid: str, bundle: str, opts: CreateOptions | None = None, *, detach: bool = False) -> int:
     """create + start; in the foreground also wait for the exit code and delete."""
-    from pallet._linux.prctl import set_child_subreaper
     from pallet.runtime import log
 
     opts = opts or CreateOptions()
-    if not detach:
-        set_child_subreaper(True)
-    # A foreground container's state lives as long as this process: no need to fsync it.
+    # A foreground container's state lives as long as this process: no need to fsync it.  Its init
+    # becomes our child when the intermediate exits (we are made its subreaper first).
     _container, started = create(root, cid, bundle, opts, keep_console=not detach and not opts.console_socket,
-                                 durable=detach)
+                                 durable=detach, subreaper=not detach)
     if not detach:
         # Before start: a signal that comes as soon as the process runs must reach it too.
         forward_signals(started.pid)

@@ -18,11 +18,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace, ctx: Context) -> int:
     import gc
 
-    from pallet.runtime.cgroups.warmup import start_warmup
+    from pallet.runtime.cgroups.warmup import start_warmup, stop_warmup
 
-    # The kernel's wait for the container's first cgroup move, paid while the engine makes the
-    # record, the snapshot and the bundle (the runtime's create stops it; see cgroups.warmup).
-    warmup = start_warmup()
+    # On a pure v2 host, the kernel's wait for the container's first cgroup move, paid while the
+    # engine makes the record, the snapshot and the bundle (the runtime's create stops it; see
+    # cgroups.warmup).
+    start_warmup()
     # No cyclic garbage collection while the container is set up (a short burst of allocations:
     # the collector would only walk the modules just imported); the attached run turns it back on
     # before it waits on the container.
@@ -31,8 +32,7 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
         return _run(args, ctx)
     finally:
         gc.enable()
-        if warmup is not None:
-            warmup.stop()
+        stop_warmup()
 
 
 def _run(args: argparse.Namespace, ctx: Context) -> int:

@@ -268,6 +268,10 @@ class CgroupManager:
         lock (where self_joins; see join_self_v1)."""
         raise NotImplementedError
 
+    def for_resources(self, resources: dict[str, object] | None) -> None:
+        """Leave out, before create(), the hierarchies that a container with these limits does
+        not need (the unified tree of a hybrid host; see V1Manager)."""
+
     def set(self, resources: dict[str, object] | None) -> None:
         raise NotImplementedError
 
@@ -309,7 +313,8 @@ class CgroupManager:
         return False
 
     def unified_dir(self) -> str | None:
-        """The container's cgroup in the cgroup2 hierarchy, if the host has one."""
+        """The container's cgroup in the cgroup2 hierarchy, if the host has one (whether or not
+        the container joined it)."""
         return None
 
     def unified_controllers(self) -> _StrSet:

@@ -1,8 +1,12 @@
 """The cgroup v1 manager: one directory per hierarchy, plus the cgroup2 tree of a hybrid host.
 
-On a hybrid host the container also gets a cgroup in the unified hierarchy: it makes cgroup.kill
-available (one write kills everything, fork bombs included), and hugetlb when the host binds it
-there rather than on v1.
+On a hybrid host the container also gets a cgroup in the unified hierarchy when it needs one: when
+it has hugepage limits and the host binds hugetlb there rather than on v1, or when it has
+linux.resources.unified keys (``for_resources``).  Moving a process into a cgroup2 cgroup takes
+the kernel's global threadgroup lock (an RCU grace period, 5-20 ms on every start), while a v1 join
+made by the process itself takes none (``join_self``); a container that joined the unified tree
+also gets cgroup.kill there (one write kills everything; the others are killed with the freezer,
+fork bombs included, as on a pure v1 host).
 """
 
 from __future__ import annotations
@@ -41,22 +45,26 @@ class V1Manager(CgroupManager):
 
     version = 1
 
-    def __init__(self, root: str, path: str, v1: dict[str, str], unified: str | None) -> None:
+    def __init__(self, root: str, path: str, v1: dict[str, str], unified: str | None, *,
+                 join_unified: bool = True) -> None:
         super().__init__(root, path)
         self.v1 = v1  # controller -> hierarchy mount directory
         self.unified = unified  # cgroup2 mount directory of a hybrid host
-        rel = path.lstrip("/")
-        self.dirs = {c: os.path.join(m, rel) for c, m in v1.items()}
-        self.udir = os.path.join(unified, rel) if unified else None
+        self.rel = path.lstrip("/")
+        self.dirs = {c: os.path.join(m, self.rel) for c, m in v1.items()}
+        # The container's cgroup in the unified tree: only where it needs one (see for_resources)
+        self.udir = os.path.join(unified, self.rel) if unified and join_unified else None
         self.enabled: list[list[str]] = []
 
     def to_dict(self) -> dict[str, object]:
         return {"version": 1, "root": self.root, "path": self.path, "v1": self.v1,
-                "unified": self.unified, "created": self.created, "enabled": self.enabled}
+                "unified": self.unified, "join_unified": self.udir is not None,
+                "created": self.created, "enabled": self.enabled}
 
     @classmethod
     def from_dict(cls, saved: dict[str, Any]) -> V1Manager:
-        m = cls(saved["root"], saved["path"], dict(saved.get("v1") or {}), saved.get("unified"))
+        m = cls(saved["root"], saved["path"], dict(saved.get("v1") or {}), saved.get("unified"),
+                join_unified=bool(saved.get("join_unified", True)))
         m.created = list(saved.get("created") or [])
         m.enabled = [list(x) for x in saved.get("enabled") or []]
         return m
@@ -85,8 +93,16 @@ class V1Manager(CgroupManager):
             out.add("hugetlb")
         return out
 
+    def for_resources(self, resources: dict[str, Any] | None) -> None:
+        """Join the unified tree of a hybrid host only with limits that live there: hugepage
+        limits while hugetlb is bound to cgroup2 (and not mounted on v1), or unified keys."""
+        r = resources or {}
+        needed = bool(r.get("unified")) or (
+            bool(r.get("hugepageLimits")) and "hugetlb" not in self.v1 and "hugetlb" in self.unified_controllers())
+        self.udir = os.path.join(self.unified, self.rel) if self.unified and needed else None
+
     def unified_dir(self) -> str | None:
-        return self.udir
+        return self.unified and os.path.join(self.unified, self.rel)
 
     def unified_controllers(self) -> _StrSet:
         return unified_controllers(self.unified) if self.unified else set()
@@ -122,7 +138,7 @@ class V1Manager(CgroupManager):
             mounts = list(dict.fromkeys(self.v1.values()))
             for mount in mounts:
                 made += make_dirs(mount, self.path)
-            if self.unified:
+            if self.udir and self.unified:
                 made += make_dirs(self.unified, self.path)
             cs = self.v1.get("cpuset")
             if cs:
@@ -147,7 +163,7 @@ class V1Manager(CgroupManager):
 
     @property
     def self_joins(self) -> bool:  # type: ignore[override]
-        return not self.unified
+        return self.udir is None
 
     def add(self, pid: int) -> None:
         for d in self._unique_dirs():

@@ -55,7 +55,9 @@ def apply(mgr: V1Manager, r: dict[str, Any]) -> None:
         rdma(_dir(mgr, "rdma", "linux.resources.rdma"), dev, lim)
     if r.get("unified"):
         if not mgr.udir:
-            raise ConfigError("linux.resources.unified needs a cgroup v2 (unified) hierarchy")
+            raise ConfigError("linux.resources.unified needs the container's cgroup in the cgroup v2 (unified) "
+                              + ("hierarchy, which it joins only when created with unified keys" if mgr.unified
+                                 else "hierarchy, which this host does not have"))
         for key, value in r["unified"].items():
             if "/" in key or key.startswith("."):
                 raise ConfigError(f"linux.resources.unified key {key!r} is not a cgroup file name")
@@ -169,6 +171,9 @@ def blkio(mgr: V1Manager, b: dict[str, Any]) -> None:
 def hugetlb(mgr: V1Manager, limits: list[dict[str, Any]]) -> None:
     d = mgr.hugetlb_dir()
     if not d:
+        if mgr.unified and not mgr.udir and "hugetlb" in mgr.unified_controllers():
+            raise ConfigError("linux.resources.hugepageLimits: hugetlb is bound to the cgroup v2 (unified) "
+                              "hierarchy here, which the container joins only when created with hugepage limits")
         raise ConfigError("linux.resources.hugepageLimits needs the hugetlb cgroup controller, which this host "
                           "does not offer")
     if d == mgr.udir:

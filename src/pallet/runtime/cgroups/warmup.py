@@ -14,8 +14,9 @@ lock.  The warm-up makes a cgroup of its own at the top of the unified hierarchy
 thread is not in it), writes its thread id there every few milliseconds until it is stopped, then
 removes the cgroup (and, first, any such cgroup left by a process killed before it could: empty,
 named by a pid that is gone).  Nothing is ever moved, and no cgroup but its own is written.  On a
-pure v1 host there is no unified hierarchy and nothing to warm: the runtime's moves there are made
-by the moving process itself, which takes no global lock (see ``CgroupManager.join_self``).
+pure v1 host, and on a hybrid host for a container that does not join the unified tree, there is
+nothing to warm: the runtime's moves there are made by the moving process itself, which takes no
+global lock (see ``CgroupManager.join_self``).
 
 The thread only makes system calls; a fork while it runs leaves a single-threaded child.
 """
@@ -167,16 +168,31 @@ def warmup_tid() -> int:
     return _current._tid if _current is not None else 0
 
 
-def start_warmup(root: str = "/sys/fs/cgroup") -> MigrationWarmup | None:
-    """Start warming, or return the warm-up this process already runs; None when the host has no
-    unified hierarchy.  Whoever gets it stops it (stop() is idempotent)."""
+def start_warmup(root: str = "/sys/fs/cgroup", *, hybrid: bool = False) -> MigrationWarmup | None:
+    """Start warming, or return the warm-up this process already runs.  On a pure v2 host every
+    container's first move waits: start as early as possible.  On a hybrid host a container joins
+    the unified tree only for limits that live there (V1Manager.for_resources): start with
+    ``hybrid`` once that is known (a warm-up that nobody needs would hold the kernel's cgroup mutex
+    through its grace period, and every cgroup mkdir would queue behind it).  None on a pure v1
+    host, or a hybrid one without ``hybrid``.  Stopped by stop_warmup() (or its own stop())."""
     global _current
     if _current is not None and _current.running:
         return _current
     from pallet.runtime.cgroups.detect import detect
 
-    unified = detect(root).unified
-    if not unified:
+    layout = detect(root)
+    if not layout.unified or (layout.v1 and not hybrid):
         return None
-    _current = MigrationWarmup(unified).start()
+    _current = MigrationWarmup(layout.unified).start()
     return _current
+
+
+def stop_warmup() -> None:
+    """Stop this process's warm-up, if one runs."""
+    if _current is not None:
+        _current.stop()
+
+
+def last_wait() -> tuple[float, float] | None:
+    """When the last warm-up's first write was made and came back (time.monotonic()), if any."""
+    return _current.waited if _current is not None else None

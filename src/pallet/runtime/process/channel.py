@@ -9,6 +9,11 @@ The protocol of ``create`` (P = the runtime, I = the intermediate child, C = the
     =====  ==========  =================================================================
     from   type        meaning
     =====  ==========  =================================================================
+    P->I   setup       only to a child forked early (process.prefork): ``size``, then that
+                       many bytes (Setup as marshal data), with the Setup's fds
+    P->I   cgroup_made P made the cgroup (and wrote its limits): I joins it itself (where the
+                       host allows that without the kernel's global lock: self_joins),
+                       before it forks C
     I->P   userns      I unshared a user namespace: P writes uid_map and gid_map
     P->I   maps_done   the maps are written
     I->P   init_pid    I forked C; ``pid`` is C's pid in P's PID namespace; I exits
@@ -65,6 +70,29 @@ class Channel:
             self.sock.sendmsg([data], anc)
         else:
             self.sock.send(data)
+
+    def send_blob(self, mtype: str, blob: bytes, fds: list[int] | None = None) -> None:
+        """Bytes of any size: a ``mtype`` message with their size (and the fds), then the bytes in
+        datagrams of at most 60000 (one datagram may not exceed the socket's buffer)."""
+        self.send(mtype, fds=fds, size=len(blob))
+        view = memoryview(blob)
+        for i in range(0, len(blob), 60000):
+            self.sock.send(view[i:i + 60000])
+
+    def recv_blob(self, mtype: str, who: str) -> tuple[bytes, list[int]]:
+        """What send_blob sent."""
+        msg, fds = self.expect(mtype, who=who)
+        size = msg.get("size")
+        assert isinstance(size, int)
+        parts: list[bytes] = []
+        got = 0
+        while got < size:
+            part = self.sock.recv(_MAX)
+            if not part:
+                raise RuntimeFailure(f"{who} closed the channel in the middle of {mtype!r}", step=mtype)
+            parts.append(part)
+            got += len(part)
+        return b"".join(parts), fds
 
     def recv(self) -> tuple[dict[str, object], list[int]]:
         """The next message and its fds; an empty dict when the other end closed."""

@@ -41,7 +41,10 @@ def preload(setup: Setup) -> None:
     After pivot_root (or setns into the container's mount namespace) the host's sys.path names
     directories inside the container: an import would then fail, or worse, run the image's code.
     """
-    import pallet._linux.host  # noqa: F401
+    # (The children may be forked before the parent imported anything of its own: process.prefork.
+    # Name here every module that they import after the root changes, lazily imported ones too.)
+    from pallet._linux import host, mount  # noqa: F401
+    from pallet.oci import mountopts  # noqa: F401
     from pallet.runtime import hooks, log  # noqa: F401
     from pallet.runtime.rootfs import devices, finalize, mounts  # noqa: F401
 
@@ -50,12 +53,15 @@ def preload(setup: Setup) -> None:
     if setup.terminal:
         from pallet.runtime import console  # noqa: F401
     if setup.caps is not None:
+        from pallet._linux import caps  # noqa: F401
         from pallet.runtime import capabilities  # noqa: F401
     if setup.seccomp is not None:
+        from pallet._linux import seccomp as seccomp_calls  # noqa: F401
         from pallet.runtime import seccomp  # noqa: F401
     if setup.process.get("apparmorProfile") or setup.process.get("selinuxLabel"):
         from pallet.runtime import lsm  # noqa: F401
     if hooks.has_hooks(setup.config, "createContainer", "startContainer"):
+        import signal  # noqa: F401
         import subprocess  # noqa: F401
 
 
@@ -77,6 +83,27 @@ class Step:
     name = "start"
 
 
+def preforked(chan: Channel) -> None:
+    """A child forked before its Setup was made (process.prefork): import what the children need,
+    wait for the Setup, then be the intermediate.  Never returns; exits quietly when the parent goes
+    on without it (it discards it: SIGKILL, or the channel closed)."""
+    try:
+        # What every create needs in its children (preload adds what this one's config asks for).
+        from pallet._linux import caps, host, mount, netdev  # noqa: F401
+        from pallet._linux.system import System
+        from pallet.oci import mountopts  # noqa: F401
+        from pallet.runtime import capabilities, hooks, log, namespaces  # noqa: F401
+        from pallet.runtime.cgroups import load_manager, v1, v2  # noqa: F401
+        from pallet.runtime.process.setup import from_wire
+        from pallet.runtime.rootfs import devices, finalize, mounts  # noqa: F401
+
+        data, fds = chan.recv_blob("setup", who="pallet-runtime")
+        setup = from_wire(data, fds)
+    except BaseException:
+        os._exit(0)
+    intermediate(setup, chan, System())
+
+
 def intermediate(setup: Setup, chan: Channel, sys: System) -> None:
     """The first child: namespaces, then fork the init.  Never returns.
 
@@ -85,17 +112,20 @@ def intermediate(setup: Setup, chan: Channel, sys: System) -> None:
     """
     step = Step()
     try:
-        if setup.cgroup is not None and setup.cgroup.self_joins:
-            # Before any namespace (a user namespace could no longer write the host's cgroup
-            # files); the init forked below is born in the cgroup.
-            step.name = "join the cgroup"
-            setup.cgroup.join_self()
+        plan = setup.ns
+        assert plan is not None
+        # The parent makes the cgroup meanwhile, and says when; the init forked below is born in
+        # it.  Joined before any namespace where one is joined by path or a user namespace is made
+        # (the host's cgroup files may no longer be reachable, or writable), else after the new
+        # namespaces are made.
+        joins_self = setup.cgroup is not None and setup.cgroup.self_joins
+        if joins_self and (plan.new_user or plan.joins):
+            _join_cgroup(setup, chan, step)
+            joins_self = False
         preload(setup)
         from pallet.runtime import namespaces
 
         prctl.set_dumpable(False)
-        plan = setup.ns
-        assert plan is not None
         step.name = "join namespaces"
         namespaces.join(sys, namespaces.open_joins(plan))
         if plan.new_user:
@@ -119,15 +149,29 @@ def intermediate(setup: Setup, chan: Channel, sys: System) -> None:
         if offsets and plan.is_new("time"):
             step.name = "linux.timeOffsets"
             _write_time_offsets(offsets)
+        if joins_self:
+            _join_cgroup(setup, chan, step)
         step.name = "fork the container's init"
         pid = os.fork()
         if pid == 0:
+            if setup.release_fd >= 0:
+                os.close(setup.release_fd)
             container_init(setup, chan, sys)
         chan.send("init_pid", pid=pid)
+        if setup.release_fd >= 0:
+            os.read(setup.release_fd, 1)  # the parent is ready for the orphan (or gone)
         os._exit(0)
     except BaseException as exc:
         chan.send_error(exc, step.name)
         os._exit(1)
+
+
+def _join_cgroup(setup: Setup, chan: Channel, step: Step) -> None:
+    assert setup.cgroup is not None
+    step.name = "wait for the cgroup"
+    chan.expect("cgroup_made", who="pallet-runtime")
+    step.name = "join the cgroup"
+    setup.cgroup.join_self()
 
 
 def _write_time_offsets(offsets: object) -> None:

@@ -23,7 +23,6 @@ class Started:
     def __init__(self) -> None:
         self.pid = 0
         self.console_fd = -1
-        self.intermediate = 0
 
 
 def _reap(pid: int) -> int:
@@ -85,27 +84,36 @@ def _raise_pending_error(chan: Channel) -> None:
             raise error_from_message(msg)
 
 
-def run_children(setup: Setup, sys: System, hooks_state: dict[str, object] | None = None) -> Started:
-    """Fork the intermediate child and drive the protocol until the process is ready."""
-    parent, child = Channel.pair()
-    started = Started()
-    pid = os.fork()
-    if pid == 0:
-        parent.close()
-        try:
-            # Imported by the child, beside the parent's own work (the parent never needs it).
-            from pallet.runtime.process import init
+def run_children(setup: Setup, sys: System | None, hooks_state: dict[str, object] | None = None) -> Started:
+    """Start the intermediate child (hand the Setup to the one forked early, if there is one and
+    ``sys`` is None: the real system; else fork it) and drive the protocol until the process is
+    ready."""
+    from pallet.runtime.process import prefork
 
-            if setup.is_exec:
-                init.exec_child(setup, child, sys)
-            else:
-                init.intermediate(setup, child, sys)
-        finally:
-            os._exit(1)
-    child.close()
-    started.intermediate = pid
+    started = Started()
+    release = -1
+    if not setup.is_exec:
+        setup.release_fd, release = os.pipe2(os.O_CLOEXEC)
+    early = prefork.take() if sys is None and not setup.is_exec else None
     try:
-        _drive(setup, parent, started, pid, hooks_state)
+        if early is not None:
+            try:
+                pid, parent = early.hand(setup)
+            except BaseException:
+                early.discard()
+                raise
+        else:
+            pid, parent = _fork_intermediate(setup, sys)
+    except BaseException:
+        if release >= 0:
+            os.close(release)
+        raise
+    finally:
+        if setup.release_fd >= 0:
+            os.close(setup.release_fd)
+            setup.release_fd = -1
+    try:
+        _drive(setup, parent, started, pid, hooks_state, release)
     except BaseException:
         if not started.pid:
             # The init's error may have overtaken the intermediate's "init_pid": read what is left
@@ -128,7 +136,29 @@ def run_children(setup: Setup, sys: System, hooks_state: dict[str, object] | Non
         raise
     finally:
         parent.close()
+        if release >= 0:
+            os.close(release)
     return started
+
+
+def _fork_intermediate(setup: Setup, sys: System | None) -> tuple[int, Channel]:
+    parent, child = Channel.pair()
+    pid = os.fork()
+    if pid == 0:
+        parent.close()
+        try:
+            # Imported by the child, beside the parent's own work (the parent never needs it).
+            from pallet._linux.system import System
+            from pallet.runtime.process import init
+
+            if setup.is_exec:
+                init.exec_child(setup, child, sys or System())
+            else:
+                init.intermediate(setup, child, sys or System())
+        finally:
+            os._exit(1)
+    child.close()
+    return pid, parent
 
 
 def make_cgroup(setup: Setup) -> None:
@@ -146,16 +176,30 @@ def make_cgroup(setup: Setup) -> None:
     log.step("resources set")
 
 
-def _drive(setup: Setup, chan: Channel, started: Started, ipid: int, hooks_state: dict[str, object] | None) -> None:
+def _release(setup: Setup, release: int) -> None:
+    """Let the intermediate exit: once this process is the subreaper of its orphan (foreground)."""
+    if setup.subreaper:
+        from pallet._linux.prctl import set_child_subreaper
+
+        set_child_subreaper(True)
+    os.write(release, b"x")
+
+
+def _drive(setup: Setup, chan: Channel, started: Started, ipid: int, hooks_state: dict[str, object] | None,
+           release: int = -1) -> None:
     from pallet.runtime import log
 
     who = "the container's init"
     log.step(f"forked {ipid}")
-    if setup.cgroup_after_fork and not (setup.ns is not None and setup.ns.new_user):
+    self_joins = setup.cgroup is not None and setup.cgroup.self_joins
+    if setup.cgroup_after_fork and (self_joins or not (setup.ns is not None and setup.ns.new_user)):
         # While the children make the namespaces and the root filesystem: the mkdirs may wait for
         # the kernel's cgroup lock (held by a migration warm-up while it waits for a grace period).
-        # (With a new user namespace the intermediate first needs its id maps: made after those.)
+        # (With a new user namespace the intermediate first needs its id maps, unless it joins the
+        # cgroup itself, which it then does first.)
         make_cgroup(setup)
+        if self_joins:
+            chan.send("cgroup_made")
     if setup.is_exec:
         # exec: the child is in the cgroup before it forks the process
         if setup.cgroup is not None and not setup.cgroup.self_joins:
@@ -186,6 +230,8 @@ def _drive(setup: Setup, chan: Channel, started: Started, ipid: int, hooks_state
         elif mtype == "init_pid":
             started.pid = int(msg["pid"])  # type: ignore[call-overload]
             log.step(f"init is {started.pid}")
+            if release >= 0:
+                _release(setup, release)
             status = _reap(ipid)
             if status != 0 and not started.pid:
                 raise RuntimeFailure("the intermediate process failed", step="fork")

@@ -56,10 +56,95 @@ class Setup:
         self.join_flags = 0
         self.detach = True
         self.proxy_tty = False
+        # create: the intermediate exits only once this pipe reads (or closes): the parent first
+        # makes itself the subreaper its orphan, the init, is handed to (parent._drive)
+        self.release_fd = -1
+        self.subreaper = False
 
     @property
     def terminal(self) -> bool:
         return bool(self.process.get("terminal"))
+
+
+# What a Setup carries to a child forked before it was made (process.prefork): plain values as
+# they are, the fds by SCM_RIGHTS, the parts that are objects by their state.
+_PLAIN = ("cid", "config", "bundle", "rootfs", "readonly_root", "resources", "cgroup_after_fork", "late_go",
+          "console_socket", "no_pivot", "no_new_keyring", "preserve_fds", "is_exec", "join_flags", "detach",
+          "proxy_tty")
+
+
+def _slots(obj: object) -> dict[str, object] | None:
+    return None if obj is None else {name: getattr(obj, name) for name in type(obj).__slots__}  # type: ignore[attr-defined]
+
+
+def _from_slots(cls: type[object], state: object) -> object:
+    if state is None:
+        return None
+    assert isinstance(state, dict)
+    obj = object.__new__(cls)
+    for name, value in state.items():
+        setattr(obj, name, value)
+    return obj
+
+
+def to_wire(setup: Setup) -> tuple[bytes, list[int]]:
+    """The setup as bytes (marshal: no import, and only plain data) and the fds to send with them."""
+    import marshal
+
+    fds: list[int] = []
+
+    def fd(n: int) -> int:
+        if n < 0:
+            return -1
+        fds.append(n)
+        return len(fds) - 1
+
+    state: dict[str, object] = {name: getattr(setup, name) for name in _PLAIN}
+    state["fifo_fd"] = fd(setup.fifo_fd)
+    state["join_pidfd"] = fd(setup.join_pidfd)
+    state["release_fd"] = fd(setup.release_fd)
+    state["idmap_fds"] = {i: fd(n) for i, n in setup.idmap_fds.items()}
+    state["ns"] = _slots(setup.ns)
+    state["caps"] = _slots(setup.caps)
+    state["seccomp"] = _slots(setup.seccomp)
+    state["cgroup"] = setup.cgroup.to_dict() if setup.cgroup is not None else None
+    return marshal.dumps(state), fds
+
+
+def from_wire(data: bytes, fds: list[int]) -> Setup:
+    """The Setup that to_wire sent; ``fds`` are the received ones, in order."""
+    import marshal
+
+    state = marshal.loads(data)
+    assert isinstance(state, dict)
+    setup = Setup(state["cid"], state["config"], state["bundle"])
+    for name in _PLAIN:
+        setattr(setup, name, state[name])
+
+    def fd(i: int) -> int:
+        return fds[i] if i >= 0 else -1
+
+    setup.fifo_fd = fd(state["fifo_fd"])
+    setup.join_pidfd = fd(state["join_pidfd"])
+    setup.release_fd = fd(state["release_fd"])
+    setup.idmap_fds = {int(i): fd(n) for i, n in state["idmap_fds"].items()}
+    if state["ns"] is not None:
+        from pallet.runtime.namespaces import NamespacePlan
+
+        setup.ns = _from_slots(NamespacePlan, state["ns"])  # type: ignore[assignment]
+    if state["caps"] is not None:
+        from pallet.runtime.capabilities import CapSets
+
+        setup.caps = _from_slots(CapSets, state["caps"])
+    if state["seccomp"] is not None:
+        from pallet.runtime.seccomp import CompiledFilter
+
+        setup.seccomp = _from_slots(CompiledFilter, state["seccomp"])
+    if state["cgroup"] is not None:
+        from pallet.runtime.cgroups import load_manager
+
+        setup.cgroup = load_manager(state["cgroup"])
+    return setup
 
 
 def waits_late(setup: Setup) -> bool:

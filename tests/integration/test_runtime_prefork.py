@@ -1,0 +1,68 @@
+"""The intermediate child forked at the start of create/run (process.prefork): handed its Setup
+over the channel when the config is good, killed and reaped when the command fails first."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from tests.helpers.oci import Runtime, is_pallet, new_id
+
+pytestmark = pytest.mark.skipif(not is_pallet(), reason="pallet-runtime's own process model")
+
+
+def _in_session(sid: int) -> list[int]:
+    """Processes whose session is ``sid``."""
+    found = []
+    for name in os.listdir("/proc"):
+        if name.isdigit():
+            try:
+                stat = Path(f"/proc/{name}/stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[3]) == sid:
+                found.append(int(name))
+    return found
+
+
+@pytest.mark.parametrize("problem", ["bad json", "no rootfs", "help", "bad id"])
+def test_a_create_that_fails_before_its_children_leaves_no_process(
+        rt: Runtime, bundle: Callable[..., Path], problem: str) -> None:
+    b = bundle(["true"])
+    if problem == "bad json":
+        (b / "config.json").write_text("{not json")
+    elif problem == "no rootfs":  # (the bundle names its rootfs by absolute path)
+        config = json.loads((b / "config.json").read_text())
+        config["root"]["path"] = str(b / "missing")
+        (b / "config.json").write_text(json.dumps(config))
+    args = ["create", "--bundle", str(b), "bad/id" if problem == "bad id" else new_id()]
+    if problem == "help":
+        args.insert(1, "--help")
+    proc = subprocess.Popen(rt.cmd(*args), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    _out, err = proc.communicate(timeout=30)
+    assert (proc.returncode == 0) == (problem == "help"), err
+    assert _in_session(proc.pid) == []  # the early child went with it
+    assert not os.listdir(rt.root) if rt.root.exists() else True
+
+
+def test_a_setup_larger_than_one_datagram_reaches_the_children(rt: Runtime, bundle: Callable[..., Path]) -> None:
+    big = "x" * 100_000  # (one string may be up to 128 KiB at execve)
+    env = [f"BIG{i}={big}" for i in range(3)]  # the Setup goes over the channel in 60000-byte pieces
+    b = bundle(["sh", "-c", 'echo ${#BIG0} ${#BIG1} ${#BIG2}'], edit=lambda c: c["process"]["env"].extend(env))
+    out = rt.run("run", "--bundle", str(b), new_id())
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["100000"] * 3
+
+
+def test_the_foreground_run_waits_for_its_init_as_its_subreaper(rt: Runtime, bundle: Callable[..., Path]) -> None:
+    # The runtime makes itself the init's subreaper only after it handed the early child its Setup
+    # (and before that child exits): the exit code still comes from the init.
+    b = bundle(["sh", "-c", "exit 7"])
+    for _ in range(3):
+        out = rt.run("run", "--bundle", str(b), new_id())
+        assert out.returncode == 7, out.stderr
