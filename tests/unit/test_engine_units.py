@@ -148,3 +148,14 @@ def test_snapshot_metadata_of_a_rm_container_is_not_fsynced(tmp_path: Path, monk
     assert len(synced) == 1  # the default stays durable
     snap.remove("kept")
     assert len(synced) == 2
+
+
+def test_in_process_runtime_names_a_container_it_does_not_know(tmp_path: Path) -> None:
+    from pallet.engine.inprocess import InProcessRuntime
+
+    rt = InProcessRuntime(str(tmp_path))
+    resources = tmp_path / "r.json"
+    resources.write_text('{"pids": {"limit": 10}}')
+    for call in (lambda: rt.pause("nope"), lambda: rt.resume("nope"), lambda: rt.update("nope", str(resources))):
+        with pytest.raises(NotFoundError, match="container nope not found by the pallet runtime"):
+            call()

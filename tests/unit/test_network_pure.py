@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import fcntl
+import os
 import socket
 import struct
+from pathlib import Path
 
 import pytest
 
@@ -203,3 +206,23 @@ def test_parse_net_dev() -> None:
             "  eth0: 1500 12 1 2 0 0 0 0 900 8 3 4 0 0 0 0\n")
     assert parse_net_dev(text) == {"eth0": {"rx_bytes": 1500, "rx_packets": 12, "rx_errors": 1, "rx_dropped": 2,
                                             "tx_bytes": 900, "tx_packets": 8, "tx_errors": 3, "tx_dropped": 4}}
+
+
+def test_an_unreadable_network_state_does_not_keep_its_lock(tmp_path: Path) -> None:
+    from pallet.network.store import NetworkBase
+
+    base = NetworkBase(str(tmp_path / "root"), str(tmp_path / "run"))
+    os.makedirs(base.dir)
+    state = Path(base.dir, "state.json")
+    state.write_text("{not json")
+    with pytest.raises(ValueError):
+        with base._transaction():
+            pass
+    state.write_text('{"networks": {}, "endpoints": {}}')
+    fd = os.open(Path(base.dir, "lock"), os.O_RDWR)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # free: the failed transaction let it go
+    finally:
+        os.close(fd)
+    with base._transaction() as s:
+        assert s == {"networks": {}, "endpoints": {}}

@@ -81,7 +81,11 @@ class InProcessRuntime:
         try:
             return Container.load(self.state_root, cid)
         except NotFoundError:
-            raise NotFoundError(f"container {cid} not found by the pallet runtime (in {self.state_root})") from None
+            raise self._not_found(cid) from None
+
+    def _not_found(self, cid: str) -> NotFoundError:
+        """The engine's wording for a container the runtime does not know."""
+        return NotFoundError(f"container {cid} not found by the pallet runtime (in {self.state_root})")
 
     def create(
         self,
@@ -149,14 +153,18 @@ class InProcessRuntime:
     def pause(self, cid: str) -> None:
         from pallet.runtime.control import set_frozen
 
-        self._load(cid)  # the engine's "not found" message
-        set_frozen(self.state_root, cid, freeze=True)
+        try:
+            set_frozen(self.state_root, cid, freeze=True)
+        except NotFoundError:
+            raise self._not_found(cid) from None
 
     def resume(self, cid: str) -> None:
         from pallet.runtime.control import set_frozen
 
-        self._load(cid)
-        set_frozen(self.state_root, cid, freeze=False)
+        try:
+            set_frozen(self.state_root, cid, freeze=False)
+        except NotFoundError:
+            raise self._not_found(cid) from None
 
     def update(self, cid: str, resources_file: str) -> None:
         """New limits (linux.resources in ``resources_file``): checked, written, saved in the state."""
@@ -173,8 +181,10 @@ class InProcessRuntime:
         if not isinstance(resources, dict):
             raise ConfigError(f"resources file {resources_file} must hold a JSON object (linux.resources)")
         resources.pop("devices", None)
-        self._load(cid)  # the engine's "not found" message
-        update_resources(self.state_root, cid, resources)
+        try:
+            update_resources(self.state_root, cid, resources)
+        except NotFoundError:
+            raise self._not_found(cid) from None
 
     def exec(self, cid: str, process_file: str, *, detach: bool = False, tty: bool = False,
              interactive: bool = False, pid_file: str = "") -> int:

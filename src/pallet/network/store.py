@@ -40,14 +40,6 @@ class NetworkBase:
 
     # -- state and lock ---------------------------------------------------------------------------
 
-    def _lock_and_load(self) -> tuple[int, State]:
-        from pallet.filelock import lock_file
-
-        os.makedirs(self.dir, exist_ok=True)
-        os.makedirs(self.rundir, exist_ok=True)
-        fd = lock_file(os.path.join(self.dir, "lock"))
-        return fd, self._read()
-
     def _read(self) -> State:
         try:
             with open(os.path.join(self.dir, "state.json")) as f:
@@ -278,11 +270,20 @@ class _Transaction:
     """``with store._transaction() as state``: locked read, then write back unless an error escaped."""
 
     def __init__(self, store: NetworkBase) -> None:
+        from pallet.filelock import FileLock
+
         self.store = store
-        self.fd = -1
+        self.lock = FileLock(os.path.join(store.dir, "lock"))
 
     def __enter__(self) -> State:
-        self.fd, state = self.store._lock_and_load()
+        os.makedirs(self.store.dir, exist_ok=True)
+        os.makedirs(self.store.rundir, exist_ok=True)
+        self.lock.__enter__()
+        try:
+            state = self.store._read()
+        except BaseException:
+            self.lock.__exit__()  # an unreadable state must not keep the lock
+            raise
         self.before = json.dumps(state, sort_keys=True)
         self.state = state
         self.outer, self.store._txn = self.store._txn, self
@@ -293,10 +294,8 @@ class _Transaction:
             if kind is None and json.dumps(self.state, sort_keys=True) != self.before:
                 self.store._write(self.state)
         finally:
-            from pallet.filelock import unlock_file
-
             self.store._txn = self.outer
-            unlock_file(self.fd)
+            self.lock.__exit__()
 
 
 def _subnet(rec: dict[str, Any]) -> str:
