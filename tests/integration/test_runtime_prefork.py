@@ -66,3 +66,30 @@ def test_the_foreground_run_waits_for_its_init_as_its_subreaper(rt: Runtime, bun
     for _ in range(3):
         out = rt.run("run", "--bundle", str(b), new_id())
         assert out.returncode == 7, out.stderr
+
+
+# pallet-runtime's main, its early child killed as soon as it is forked.
+KILLED_EARLY_CHILD = f"""
+import os, sys
+sys.path.insert(0, {str(Path(__file__).resolve().parents[2] / "src")!r})
+from pallet.runtime.process import prefork
+real = prefork.start
+def start():
+    real()
+    os.kill(prefork._waiting.pid, 9)
+    os.waitpid(prefork._waiting.pid, 0)
+prefork.start = start
+from pallet.runtime.cli import main
+sys.argv[0] = "pallet-runtime"
+sys.exit(main())
+"""
+
+
+def test_a_dead_early_child_is_replaced_by_a_forked_one(rt: Runtime, bundle: Callable[..., Path]) -> None:
+    import sys
+
+    b = bundle(["sh", "-c", "echo ran; exit 3"])
+    out = subprocess.run([sys.executable, "-I", "-S", "-c", KILLED_EARLY_CHILD, "--root", str(rt.root), "run",
+                          "--bundle", str(b), new_id()], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 3, out.stderr
+    assert out.stdout.split() == ["ran"]

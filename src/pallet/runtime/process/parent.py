@@ -96,14 +96,16 @@ def run_children(setup: Setup, sys: System | None, hooks_state: dict[str, object
         setup.release_fd, release = os.pipe2(os.O_CLOEXEC)
     early = prefork.take() if sys is None and not setup.is_exec else None
     try:
+        handed = None
         if early is not None:
             try:
-                pid, parent = early.hand(setup)
+                handed = early.hand(setup)
+            except OSError:
+                early.discard()  # it died (killed, or failed to start): fork one now, as below
             except BaseException:
                 early.discard()
                 raise
-        else:
-            pid, parent = _fork_intermediate(setup, sys)
+        pid, parent = handed if handed is not None else _fork_intermediate(setup, sys)
     except BaseException:
         if release >= 0:
             os.close(release)
