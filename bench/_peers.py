@@ -260,3 +260,14 @@ def du(path: Path | str) -> int:
     """Bytes of disk that the tree uses (hard links counted once, not following other mounts)."""
     out = _run(["du", "-sxB1", str(path)])
     return int(out.stdout.split()[0]) if out.returncode == 0 else 0
+
+
+def compile_sources(*extra: str) -> None:
+    """Write current .pyc files for pallet's src/ (and ``extra`` source trees): this environment may
+    set PYTHONDONTWRITEBYTECODE, and without them every pallet call recompiles what changed since
+    they were last written (milliseconds per module, on every timed run)."""
+    import sys
+
+    repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    for src in (os.path.join(repo, "src"), *extra):
+        subprocess.run([sys.executable, "-m", "compileall", "-q", src], check=True, stdout=subprocess.DEVNULL)

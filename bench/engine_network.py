@@ -144,6 +144,9 @@ def main() -> int:
     parser.add_argument("-n", type=int, default=30, help="runs of each variant")
     parser.add_argument("--peers", action="store_true", help="also podman (busybox loaded from pallet save)")
     args = parser.parse_args()
+    from _peers import compile_sources  # this script's directory: bench/
+
+    compile_sources()
     from pallet.image.build_busybox import build_busybox
     from pallet.image.store import ImageStore
     from pallet.network import NetworkStore

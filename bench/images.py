@@ -49,6 +49,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _peers import (  # noqa: E402
     CACHE,
+    compile_sources,
     docker_daemon,
     du,
     empty_docker,
@@ -330,6 +331,7 @@ def main() -> int:
                          "recently-deleted-inode window, so no tool pays for the previous one's removal)")
     ap.add_argument("--only", default="pull,load,create,disk", help="comma-separated parts to run")
     args = ap.parse_args()
+    compile_sources(*([os.path.join(args.baseline_src, "src")] if args.baseline_src else []))
     parts = set(args.only.split(","))
     work = Path(tempfile.mkdtemp(prefix="pallet-bench-images-"))
     try:

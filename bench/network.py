@@ -104,6 +104,9 @@ def main() -> None:
     parser.add_argument("-n", type=int, default=30, help="samples per measurement")
     parser.add_argument("--no-peers", action="store_true", help="measure pallet only")
     args = parser.parse_args()
+    from _peers import compile_sources  # this script's directory: bench/
+
+    compile_sources()
     if os.geteuid() != 0:
         sys.exit("bench/network.py needs root")
     bench_pallet(args.n)

@@ -83,6 +83,9 @@ def main() -> int:
     parser.add_argument("--layers", type=int, default=4)
     parser.add_argument("--runs", type=int, default=5)
     args = parser.parse_args()
+    from _peers import compile_sources  # this script's directory: bench/
+
+    compile_sources()
     work = Path(tempfile.mkdtemp(prefix="pallet-bench-pull-"))
     results: dict[str, list[float]] = {}
     try:

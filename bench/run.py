@@ -145,7 +145,9 @@ def main() -> int:
                              "while the previous command's background work (a peer's cleanup processes, "
                              "the kernel's namespace teardown) still runs")
     args = parser.parse_args()
-    from _peers import peer_host_dirs_removed  # this script's directory: bench/
+    from _peers import compile_sources, peer_host_dirs_removed  # this script's directory: bench/
+
+    compile_sources(*([args.baseline_src] if args.baseline_src else []))
 
     base = tempfile.mkdtemp(prefix="pallet-bench-run-")
     variants: dict[str, tuple[list[str], dict[str, str] | None]] = {}

@@ -266,9 +266,9 @@ def main() -> int:
     if not os.path.exists(BUSYBOX):
         print(f"{BUSYBOX} is missing (install busybox-static)", file=sys.stderr)
         return 2
-    # PYTHONDONTWRITEBYTECODE is set here: without .pyc files every pallet-runtime call recompiles.
-    subprocess.run([os.path.join(VENV_BIN, "python"), "-m", "compileall", "-q", os.path.join(REPO, "src")],
-                   check=True)
+    from _peers import compile_sources  # this script's directory: bench/
+
+    compile_sources()
 
     signal.signal(signal.SIGTERM, _on_term)
     signal.signal(signal.SIGHUP, _on_term)

@@ -98,9 +98,13 @@ def preforked(chan: Channel) -> None:
         from pallet.runtime.rootfs import devices, finalize, mounts  # noqa: F401
 
         data, fds = chan.recv_blob("setup", who="pallet-runtime")
-        setup = from_wire(data, fds)
     except BaseException:
-        os._exit(0)
+        os._exit(0)  # discarded (or unable to start: the parent forks another when it hands over)
+    try:
+        setup = from_wire(data, fds)
+    except BaseException as exc:
+        chan.send_error(exc, "receive the set-up")
+        os._exit(1)
     intermediate(setup, chan, System())
 
 
