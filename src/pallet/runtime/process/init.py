@@ -119,11 +119,11 @@ def intermediate(setup: Setup, chan: Channel, sys: System) -> None:
         plan = setup.ns
         assert plan is not None
         # The parent makes the cgroup meanwhile, and says when; the init forked below is born in
-        # it.  Joined before any namespace where one is joined by path or a user namespace is made
-        # (the host's cgroup files may no longer be reachable, or writable), else after the new
-        # namespaces are made.
+        # it.  Joined before any namespace where a user namespace is made, or a mount, user or
+        # cgroup namespace joined by path (the host's cgroup files may no longer be reachable, or
+        # writable), else after the new namespaces are made.
         joins_self = setup.cgroup is not None and setup.cgroup.self_joins
-        if joins_self and (plan.new_user or plan.joins):
+        if joins_self and (plan.new_user or any(kind in ("mount", "user", "cgroup") for _, _, kind in plan.joins)):
             _join_cgroup(setup, chan, step)
             joins_self = False
         preload(setup)
