@@ -149,3 +149,23 @@ def test_kill_all_and_forced_delete_reach_a_container_outside_the_unified_tree(
     finally:
         assert rt.run("delete", "--force", cid).returncode == 0
     assert not Path("/sys/fs/cgroup/pids" + path).exists()
+
+
+@pytest.mark.skipif(not is_pallet(), reason="pallet-runtime's own cgroup mounts")
+@pytest.mark.skipif(not HYBRID, reason="a hybrid host (v1 controllers and a cgroup2 tree)")
+def test_a_container_sees_only_the_hierarchies_it_is_in(rt: Runtime, bundle: Callable[..., Path]) -> None:
+    # In its cgroup namespace, a hierarchy it is not in would be rooted at the runtime's own cgroup
+    # (here the host's root): the host's tree, from there.
+    script = "ls /sys/fs/cgroup; echo --; ls /sys/fs/cgroup/memory | grep -c '^pallet' || true"
+    for edit, unified in ((None, False),
+                          (lambda c: c["linux"].setdefault("resources", {}).update(
+                              unified={"cgroup.max.descendants": "10"}), True)):
+        b = bundle(["sh", "-c", script], edit=edit)
+        out = rt.run("run", "--bundle", str(b), new_id())
+        assert out.returncode == 0, out.stderr
+        listed, own = out.stdout.split("--")
+        names = set(listed.split())
+        assert {"memory", "pids", "cpu", "devices", "freezer"} <= names
+        assert "systemd" not in names  # name=systemd: pallet places no container there
+        assert ("unified" in names) == unified
+        assert own.split() == ["0"]  # its own memory cgroup is its root: no pallet/ cgroups of others

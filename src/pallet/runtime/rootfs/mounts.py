@@ -329,6 +329,12 @@ def _mount_cgroup(sys: System, rootfs: str, dest: str, flags: int, ctx: MountCon
     finally:
         os.close(fd)
     for mp, fstype, superopts in hierarchies:
+        # Only the hierarchies the container is in: in another one (a hybrid host's cgroup2 tree
+        # when it has no limits there, name=systemd) its cgroup namespace would be rooted at the
+        # runtime's own cgroup, and show the host's tree from there.
+        own = [p for p in ctx.cgroup_paths.values() if p.startswith(mp.rstrip("/") + "/")]
+        if ctx.cgroup_paths and not own:
+            continue
         name = os.path.basename(mp)
         sub = os.path.join(host, name)
         os.makedirs(sub, exist_ok=True)
@@ -344,7 +350,6 @@ def _mount_cgroup(sys: System, rootfs: str, dest: str, flags: int, ctx: MountCon
                 raise RuntimeFailure(f"{where}: mounting cgroup hierarchy {name} failed: {exc.strerror}", step="mount",
                                      errno=exc.errno or 0) from exc
         else:
-            own = [p for p in ctx.cgroup_paths.values() if p.startswith(mp.rstrip("/") + "/")]
             src = own[0] if own else None
             if src is None:
                 continue
