@@ -16,7 +16,8 @@ pytestmark = pytest.mark.skipif(not is_pallet(), reason="pallet-runtime's own pr
 
 
 def _in_session(sid: int) -> list[int]:
-    """Processes whose session is ``sid``."""
+    """Live processes whose session is ``sid`` (zombies that are our children are reaped: pytest is
+    a child subreaper)."""
     found = []
     for name in os.listdir("/proc"):
         if name.isdigit():
@@ -24,8 +25,16 @@ def _in_session(sid: int) -> list[int]:
                 stat = Path(f"/proc/{name}/stat").read_text()
             except OSError:
                 continue
-            if int(stat.rsplit(")", 1)[1].split()[3]) == sid:
-                found.append(int(name))
+            fields = stat.rsplit(")", 1)[1].split()
+            if int(fields[3]) != sid:
+                continue
+            if fields[0] == "Z":
+                try:
+                    os.waitpid(int(name), os.WNOHANG)
+                except ChildProcessError:
+                    pass
+                continue
+            found.append(int(name))
     return found
 
 
@@ -93,3 +102,44 @@ def test_a_dead_early_child_is_replaced_by_a_forked_one(rt: Runtime, bundle: Cal
                           "--bundle", str(b), new_id()], capture_output=True, text=True, timeout=60)
     assert out.returncode == 3, out.stderr
     assert out.stdout.split() == ["ran"]
+
+
+# pallet-runtime's main killed by SIGKILL just before it releases the intermediate (with or
+# without the early child).
+DIES_BEFORE_RELEASE = f"""
+import os, sys
+sys.path.insert(0, {str(Path(__file__).resolve().parents[2] / "src")!r})
+from pallet.runtime.process import parent, prefork
+if sys.argv.pop(1) == "fork":
+    prefork.start = lambda: None
+parent._release = lambda setup, release: os.kill(os.getpid(), 9)
+from pallet.runtime.cli import main
+sys.argv[0] = "pallet-runtime"
+sys.exit(main())
+"""
+
+
+@pytest.mark.parametrize("how", ["early", "fork"])
+def test_children_waiting_for_a_runtime_that_died_exit(rt: Runtime, bundle: Callable[..., Path], how: str) -> None:
+    import sys
+    import time
+
+    b = bundle(["true"])
+    path = json.loads((b / "config.json").read_text())["linux"]["cgroupsPath"]
+    cid = new_id()
+    proc = subprocess.Popen([sys.executable, "-I", "-S", "-c", DIES_BEFORE_RELEASE, how, "--root", str(rt.root),
+                             "create", "--bundle", str(b), cid],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        assert proc.wait(timeout=30) == -9
+        deadline = time.monotonic() + 10
+        while _in_session(proc.pid) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert _in_session(proc.pid) == []  # the intermediate saw its release pipe close, the init its channel
+        assert Path("/sys/fs/cgroup/pids" + path).is_dir()  # made before the runtime died
+    finally:
+        for pid in _in_session(proc.pid):
+            os.kill(pid, 9)
+        # What the killed runtime left: its state ("creating", with the cgroup) and the cgroup.
+        assert rt.run("delete", "--force", cid).returncode == 0
+    assert not Path("/sys/fs/cgroup/pids" + path).exists()

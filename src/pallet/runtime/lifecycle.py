@@ -199,6 +199,10 @@ def _create(
     cdir = statedir.make_container_dir(root, cid)
     container = Container(root, {"id": cid, "creating": True, "bundle": bundle})
     started: Started | None = None
+    # Saved (creating) before the cgroup is made, beside the children's work: should this process
+    # die (killed) before the end, `delete --force` still finds the cgroup to remove.
+    setup.record_cgroup = lambda: Container(root, {"id": cid, "creating": True, "bundle": bundle,
+                                                   "cgroup": manager.to_dict()}).save(durable=False)
     try:
         fifo = os.path.join(cdir, statedir.FIFO)
         os.mkfifo(fifo, 0o622)

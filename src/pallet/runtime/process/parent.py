@@ -105,7 +105,7 @@ def run_children(setup: Setup, sys: System | None, hooks_state: dict[str, object
             except BaseException:
                 early.discard()
                 raise
-        pid, parent = handed if handed is not None else _fork_intermediate(setup, sys)
+        pid, parent = handed if handed is not None else _fork_intermediate(setup, sys, release)
     except BaseException:
         if release >= 0:
             os.close(release)
@@ -143,11 +143,13 @@ def run_children(setup: Setup, sys: System | None, hooks_state: dict[str, object
     return started
 
 
-def _fork_intermediate(setup: Setup, sys: System | None) -> tuple[int, Channel]:
+def _fork_intermediate(setup: Setup, sys: System | None, release: int) -> tuple[int, Channel]:
     parent, child = Channel.pair()
     pid = os.fork()
     if pid == 0:
         parent.close()
+        if release >= 0:
+            os.close(release)  # the parent's end: the intermediate sees EOF if the parent dies
         try:
             # Imported by the child, beside the parent's own work (the parent never needs it).
             from pallet._linux.system import System
@@ -171,6 +173,8 @@ def make_cgroup(setup: Setup) -> None:
 
     assert setup.cgroup is not None
     setup.cgroup_after_fork = False
+    if setup.record_cgroup is not None:
+        setup.record_cgroup()  # first: what a later delete needs, should this process die now
     setup.cgroup.create()
     setup.made_cgroup = True
     log.step("cgroup created")
