@@ -122,3 +122,17 @@ def test_debug_says_how_long_the_kernel_made_the_warmup_wait(rt: Runtime, bundle
     line = next(x for x in out.stderr.splitlines() if "grace period" in x)
     waited = float(line.split("): ")[1].split(" ms")[0])
     assert 0 <= waited < 5000, line
+
+
+def test_on_a_hybrid_host_whose_init_is_systemd_the_warmup_starts_early(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import pallet.runtime.cgroups.detect as detect_mod
+
+    assert UNIFIED is not None
+    if detect().mode != "hybrid":
+        pytest.skip("a hybrid host")
+    monkeypatch.setattr(detect_mod, "systemd_booted", lambda: True)
+    w = start_warmup()  # every container joins the unified tree there (V1Manager.for_resources)
+    assert w is not None and w.running
+    w.stop()
+    assert not os.path.exists(w.directory)

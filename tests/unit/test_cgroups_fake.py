@@ -372,6 +372,22 @@ def test_hybrid_joins_the_unified_tree_only_for_limits_that_live_there(tmp_path:
     assert load_manager(old).paths()[""] == str(root / "unified/p/c1")
 
 
+def test_hybrid_joins_the_unified_tree_where_systemd_tracks_processes_there(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import pallet.runtime.cgroups.detect as detect_mod
+
+    run = tmp_path / "run"
+    assert not detect_mod.systemd_booted(str(run))
+    (run / "systemd" / "system").mkdir(parents=True)
+    assert detect_mod.systemd_booted(str(run))
+    root = fake_hybrid(tmp_path / "cg")
+    real = detect_mod.systemd_booted
+    monkeypatch.setattr(detect_mod, "systemd_booted", lambda: real(str(run)))
+    m = new_manager("/p/c1", "c1", root=str(root))
+    m.for_resources({"memory": {"limit": 1 << 26}})
+    assert not m.self_joins and m.paths()[""] == str(root / "unified/p/c1")  # moved there by pid, as runc does
+
+
 def test_limits_of_the_unified_tree_refused_on_update_when_it_was_not_joined(tmp_path: Path) -> None:
     root = fake_hybrid(tmp_path / "cg")
     fake_v1_leaf(root, "/p/c1")

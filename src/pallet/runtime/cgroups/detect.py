@@ -58,6 +58,11 @@ def detect(root: str = "/sys/fs/cgroup") -> Layout:
     return Layout(root, v1, unified)
 
 
+def systemd_booted(run: str = "/run") -> bool:
+    """Whether systemd is the host's init (as sd_booted(3) tells: /run/systemd/system exists)."""
+    return os.path.isdir(os.path.join(run, "systemd", "system"))
+
+
 def unified_controllers(unified: str, path: str = "") -> set[str]:
     """The controllers a cgroup2 directory offers (its ``cgroup.controllers``)."""
     try:

@@ -1,8 +1,8 @@
 """The cgroup v1 manager: one directory per hierarchy, plus the cgroup2 tree of a hybrid host.
 
-On a hybrid host the container also gets a cgroup in the unified hierarchy when it needs one: when
-it has hugepage limits and the host binds hugetlb there rather than on v1, or when it has
-linux.resources.unified keys (``for_resources``).  Moving a process into a cgroup2 cgroup takes
+On a hybrid host the container also gets a cgroup in the unified hierarchy when something uses it:
+systemd, as the host's init, tracking processes there; hugepage limits while the host binds hugetlb
+there rather than on v1; linux.resources.unified keys (``for_resources``).  Moving a process into a cgroup2 cgroup takes
 the kernel's global threadgroup lock (an RCU grace period, 5-20 ms on every start), while a v1 join
 made by the process itself takes none (``join_self``); a container that joined the unified tree
 also gets cgroup.kill there (one write kills everything; the others are killed with the freezer,
@@ -94,11 +94,18 @@ class V1Manager(CgroupManager):
         return out
 
     def for_resources(self, resources: dict[str, Any] | None) -> None:
-        """Join the unified tree of a hybrid host only with limits that live there: hugepage
-        limits while hugetlb is bound to cgroup2 (and not mounted on v1), or unified keys."""
+        """Join the unified tree of a hybrid host where systemd is the host's init (in hybrid mode
+        it tracks every process by its cgroup there: a container left in its caller's cgroup would
+        go with the caller's unit), or for limits that live there: hugepage limits while hugetlb is
+        bound to cgroup2 (and not mounted on v1), or unified keys.  Elsewhere nothing uses the
+        container's place in that tree, and moving it there costs an RCU grace period."""
+        from pallet.runtime.cgroups.detect import systemd_booted
+
         r = resources or {}
         needed = bool(r.get("unified")) or (
             bool(r.get("hugepageLimits")) and "hugetlb" not in self.v1 and "hugetlb" in self.unified_controllers())
+        if self.unified and not needed:
+            needed = systemd_booted()
         self.udir = os.path.join(self.unified, self.rel) if self.unified and needed else None
 
     def unified_dir(self) -> str | None:

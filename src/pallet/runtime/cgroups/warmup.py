@@ -169,19 +169,20 @@ def warmup_tid() -> int:
 
 
 def start_warmup(root: str = "/sys/fs/cgroup", *, hybrid: bool = False) -> MigrationWarmup | None:
-    """Start warming, or return the warm-up this process already runs.  On a pure v2 host every
-    container's first move waits: start as early as possible.  On a hybrid host a container joins
-    the unified tree only for limits that live there (V1Manager.for_resources): start with
-    ``hybrid`` once that is known (a warm-up that nobody needs would hold the kernel's cgroup mutex
-    through its grace period, and every cgroup mkdir would queue behind it).  None on a pure v1
-    host, or a hybrid one without ``hybrid``.  Stopped by stop_warmup() (or its own stop())."""
+    """Start warming, or return the warm-up this process already runs.  On a pure v2 host, and on a
+    hybrid host whose init is systemd, every container's first move waits: start as early as
+    possible.  On another hybrid host a container joins the unified tree only for limits that live
+    there (V1Manager.for_resources): start with ``hybrid`` once that is known (a warm-up that nobody
+    needs would hold the kernel's cgroup mutex through its grace period, and every cgroup mkdir
+    would queue behind it).  None on a pure v1 host, or such a hybrid one without ``hybrid``.
+    Stopped by stop_warmup() (or its own stop())."""
     global _current
     if _current is not None and _current.running:
         return _current
-    from pallet.runtime.cgroups.detect import detect
+    from pallet.runtime.cgroups.detect import detect, systemd_booted
 
     layout = detect(root)
-    if not layout.unified or (layout.v1 and not hybrid):
+    if not layout.unified or (layout.v1 and not hybrid and not systemd_booted()):
         return None
     _current = MigrationWarmup(layout.unified).start()
     return _current
