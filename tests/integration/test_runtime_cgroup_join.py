@@ -169,3 +169,33 @@ def test_a_container_sees_only_the_hierarchies_it_is_in(rt: Runtime, bundle: Cal
         assert "systemd" not in names  # name=systemd: pallet places no container there
         assert ("unified" in names) == unified
         assert own.split() == ["0"]  # its own memory cgroup is its root: no pallet/ cgroups of others
+
+
+# pallet-runtime's main on a host whose init it takes for systemd.
+SYSTEMD_HOST_RUNTIME = f"""
+import sys
+sys.path.insert(0, {SRC!r})
+import pallet.runtime.cgroups.detect as d
+d.systemd_booted = lambda run="/run": True
+from pallet.runtime.cli import main
+sys.argv[0] = "pallet-runtime"
+sys.exit(main())
+"""
+
+
+@pytest.mark.skipif(not is_pallet(), reason="pallet-runtime's own cgroup code")
+@pytest.mark.skipif(not HYBRID or not Path("/sys/fs/cgroup/systemd/tasks").exists(),
+                    reason="a hybrid host with a name=systemd hierarchy")
+def test_where_systemd_is_the_init_a_container_joins_its_trees(rt: Runtime, bundle: Callable[..., Path]) -> None:
+    def no_cgroupns(c: dict) -> None:  # full paths in /proc/self/cgroup
+        c["linux"]["namespaces"] = [n for n in c["linux"]["namespaces"] if n["type"] != "cgroup"]
+
+    b = bundle(["cat", "/proc/self/cgroup"], edit=no_cgroupns)
+    path = (b / "config.json").read_text().split('"cgroupsPath": "', 1)[1].split('"', 1)[0]
+    out = subprocess.run([sys.executable, "-I", "-S", "-c", SYSTEMD_HOST_RUNTIME, "--root", str(rt.root), "run",
+                          "--bundle", str(b), new_id()], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    lines = dict(line.split(":", 2)[1:] for line in out.stdout.split())
+    assert lines["name=systemd"] == path and lines[""] == path and lines["memory"] == path
+    assert not Path("/sys/fs/cgroup/systemd" + path).exists()  # removed by the delete
+    assert not Path("/sys/fs/cgroup/unified" + path).exists()

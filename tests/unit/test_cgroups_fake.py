@@ -383,9 +383,26 @@ def test_hybrid_joins_the_unified_tree_where_systemd_tracks_processes_there(
     root = fake_hybrid(tmp_path / "cg")
     real = detect_mod.systemd_booted
     monkeypatch.setattr(detect_mod, "systemd_booted", lambda: real(str(run)))
+    put(root / "systemd", {"tasks": ""})
+    fake_v1_leaf(root, "/p/c1")
     m = new_manager("/p/c1", "c1", root=str(root))
     m.for_resources({"memory": {"limit": 1 << 26}})
     assert not m.self_joins and m.paths()[""] == str(root / "unified/p/c1")  # moved there by pid, as runc does
+    # and its name=systemd cgroup (systemd's own tracking on v1), made and joined like the others
+    assert m.paths()["name=systemd"] == str(root / "systemd/p/c1")
+    assert "name=systemd" not in m.available()
+    m.create()
+    assert (root / "systemd/p/c1").is_dir()
+    put(root / "systemd/p/c1", {"tasks": ""})
+    m.join_self()
+    assert (root / "systemd/p/c1/tasks").read_text() == "0"
+    assert load_manager(m.to_dict()).paths()["name=systemd"] == str(root / "systemd/p/c1")
+
+    # Not where systemd is not the init: neither tree
+    monkeypatch.setattr(detect_mod, "systemd_booted", lambda: False)
+    n = new_manager("/p/c2", "c2", root=str(root))
+    n.for_resources({})
+    assert "name=systemd" not in n.paths() and "" not in n.paths()
 
 
 def test_limits_of_the_unified_tree_refused_on_update_when_it_was_not_joined(tmp_path: Path) -> None:

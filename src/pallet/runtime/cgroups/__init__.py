@@ -37,7 +37,7 @@ def new_manager(cgroups_path: str | None, container_id: str, *, root: str = "/sy
     if layout.v1:
         from pallet.runtime.cgroups.v1 import V1Manager
 
-        return V1Manager(root, path, layout.v1, layout.unified)
+        return V1Manager(root, path, layout.v1, layout.unified, systemd=layout.systemd)
     if layout.unified:
         from pallet.runtime.cgroups.v2 import V2Manager
 

@@ -20,12 +20,13 @@ V1_CONTROLLERS = frozenset(
 class Layout:
     """The hierarchies under one cgroup root."""
 
-    __slots__ = ("root", "unified", "v1")
+    __slots__ = ("root", "systemd", "unified", "v1")
 
-    def __init__(self, root: str, v1: dict[str, str], unified: str | None) -> None:
+    def __init__(self, root: str, v1: dict[str, str], unified: str | None, systemd: str | None = None) -> None:
         self.root = root
         self.v1 = v1  # controller -> mount directory of its v1 hierarchy
         self.unified = unified  # the cgroup2 mount directory, if any
+        self.systemd = systemd  # the name=systemd v1 hierarchy (no controller: systemd's tracking)
 
     @property
     def mode(self) -> str:
@@ -41,6 +42,7 @@ def detect(root: str = "/sys/fs/cgroup") -> Layout:
         return Layout(root, {}, root)
     v1: dict[str, str] = {}
     unified: str | None = None
+    systemd: str | None = None
     try:
         entries = list(os.scandir(root))
     except OSError:
@@ -52,10 +54,14 @@ def detect(root: str = "/sys/fs/cgroup") -> Layout:
             if os.path.exists(os.path.join(entry.path, "cgroup.controllers")):
                 unified = entry.path
             continue
+        if entry.name == "systemd":
+            if os.path.exists(os.path.join(entry.path, "tasks")):
+                systemd = entry.path
+            continue
         for name in entry.name.split(","):
             if name in V1_CONTROLLERS:
                 v1[name] = entry.path
-    return Layout(root, v1, unified)
+    return Layout(root, v1, unified, systemd)
 
 
 def systemd_booted(run: str = "/run") -> bool:

@@ -36,6 +36,7 @@ if TYPE_CHECKING:
 
     from pallet.runtime.cgroups.stats import CgroupStats
 
+_SYSTEMD = "name=systemd"
 # Where pids() and the freezer look, in order of preference.
 _PROCS_FROM = ("pids", "freezer", "devices", "memory", "cpu", "cpuacct", "blkio", "cpuset")
 
@@ -46,10 +47,11 @@ class V1Manager(CgroupManager):
     version = 1
 
     def __init__(self, root: str, path: str, v1: dict[str, str], unified: str | None, *,
-                 join_unified: bool = True) -> None:
+                 join_unified: bool = True, systemd: str | None = None) -> None:
         super().__init__(root, path)
-        self.v1 = v1  # controller -> hierarchy mount directory
+        self.v1 = v1  # controller (or "name=systemd", where joined) -> hierarchy mount directory
         self.unified = unified  # cgroup2 mount directory of a hybrid host
+        self.systemd = systemd  # the host's name=systemd hierarchy, joined where systemd is the init
         self.rel = path.lstrip("/")
         self.dirs = {c: os.path.join(m, self.rel) for c, m in v1.items()}
         # The container's cgroup in the unified tree: only where it needs one (see for_resources)
@@ -88,7 +90,7 @@ class V1Manager(CgroupManager):
         return "hybrid" if self.unified else "v1"
 
     def available(self) -> _StrSet:
-        out = set(self.v1)
+        out = {c for c in self.v1 if c != _SYSTEMD}
         if self.unified and "hugetlb" in unified_controllers(self.unified):
             out.add("hugetlb")
         return out
@@ -104,9 +106,14 @@ class V1Manager(CgroupManager):
         r = resources or {}
         needed = bool(r.get("unified")) or (
             bool(r.get("hugepageLimits")) and "hugetlb" not in self.v1 and "hugetlb" in self.unified_controllers())
-        if self.unified and not needed:
-            needed = systemd_booted()
-        self.udir = os.path.join(self.unified, self.rel) if self.unified and needed else None
+        booted = bool(self.unified or self.systemd) and systemd_booted()
+        self.udir = os.path.join(self.unified, self.rel) if self.unified and (needed or booted) else None
+        if self.systemd and booted:
+            # Its name=systemd hierarchy too (systemd's tracking on a legacy v1 host; kept beside the
+            # cgroup2 tree by a hybrid one), as runc does: joined like the controllers, by the
+            # process itself.
+            self.v1[_SYSTEMD] = self.systemd
+            self.dirs[_SYSTEMD] = os.path.join(self.systemd, self.rel)
 
     def unified_dir(self) -> str | None:
         return self.unified and os.path.join(self.unified, self.rel)
