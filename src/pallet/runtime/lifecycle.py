@@ -151,8 +151,9 @@ def create(
     log.step("create")
     from pallet.runtime.cgroups.warmup import start_warmup, stop_warmup
 
-    # On a pure v2 host the first move into the container's cgroup waits for the kernel (see
-    # cgroups.warmup): let that wait run now, beside reading the config and working out the plan.
+    # On a pure v2 host (and a hybrid one whose init is systemd) the first move into the container's
+    # cgroup waits for the kernel (see cgroups.warmup): let that wait run now, beside reading the
+    # config and working out the plan.
     start_warmup()
     try:
         bundle = os.path.abspath(bundle)
@@ -195,7 +196,7 @@ def _create(
     if not manager.self_joins:
         from pallet.runtime.cgroups.warmup import start_warmup
 
-        start_warmup(hybrid=True)  # a hybrid host's unified tree, joined for its limits
+        start_warmup(hybrid=True)  # (a hybrid host's unified tree, joined for limits that live there)
     cdir = statedir.make_container_dir(root, cid)
     container = Container(root, {"id": cid, "creating": True, "bundle": bundle})
     started: Started | None = None

@@ -20,9 +20,9 @@ def run(args: argparse.Namespace, ctx: Context) -> int:
 
     from pallet.runtime.cgroups.warmup import start_warmup, stop_warmup
 
-    # On a pure v2 host, the kernel's wait for the container's first cgroup move, paid while the
-    # engine makes the record, the snapshot and the bundle (the runtime's create stops it; see
-    # cgroups.warmup).
+    # On a pure v2 host (and a hybrid one whose init is systemd), the kernel's wait for the
+    # container's first cgroup move, paid while the engine makes the record, the snapshot and the
+    # bundle (the runtime's create stops it; see cgroups.warmup).
     start_warmup()
     # No cyclic garbage collection while the container is set up (a short burst of allocations:
     # the collector would only walk the modules just imported); the attached run turns it back on
