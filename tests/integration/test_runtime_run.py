@@ -161,13 +161,15 @@ def test_cgroup_mounts_and_what_covers_them_keep_their_order(rt: Runtime, bundle
 def test_sysctl_and_rlimits_and_oom_score(rt: Runtime, bundle: Bundle) -> None:
     def edit(c: dict) -> None:
         c["linux"]["sysctl"] = {"net.ipv4.ip_forward": "1", "kernel.shmmax": "123456789"}
-        c["process"]["rlimits"] = [{"type": "RLIMIT_NOFILE", "soft": 321, "hard": 654}]
+        c["process"]["rlimits"] = [{"type": "RLIMIT_NOFILE", "soft": 321, "hard": 654},
+                                   {"type": "RLIMIT_CORE", "soft": 4096, "hard": (1 << 64) - 1}]
         c["process"]["oomScoreAdj"] = 345
 
-    script = "cat /proc/sys/net/ipv4/ip_forward /proc/sys/kernel/shmmax; ulimit -n; ulimit -Hn; cat /proc/self/oom_score_adj"
+    script = ("cat /proc/sys/net/ipv4/ip_forward /proc/sys/kernel/shmmax; ulimit -n; ulimit -Hn; "
+              "cat /proc/self/oom_score_adj; grep 'core file' /proc/self/limits")
     b = bundle(["sh", "-c", script], edit=edit)
     out = rt.run("run", "-b", str(b), new_id(), check=True).stdout.split()
-    assert out == ["1", "123456789", "321", "654", "345"]
+    assert out == ["1", "123456789", "321", "654", "345", "Max", "core", "file", "size", "4096", "unlimited", "bytes"]
 
 
 def test_rlimit_above_hard_limit_is_a_clear_error(rt: Runtime, bundle: Bundle) -> None:

@@ -1,4 +1,4 @@
-"""Other process-level calls: hostname, personality, pidfds, close_range, keyrings, umask."""
+"""Other process-level calls: hostname, personality, pidfds, close_range, keyrings, resource limits."""
 
 from __future__ import annotations
 
@@ -15,6 +15,14 @@ _personality = libc.personality
 _personality.argtypes = [ctypes.c_ulong]
 
 
+class _Rlimit(ctypes.Structure):
+    _fields_ = [("cur", ctypes.c_uint64), ("max", ctypes.c_uint64)]
+
+
+_prlimit = libc.prlimit
+_prlimit.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.POINTER(_Rlimit), ctypes.POINTER(_Rlimit)]
+
+
 def sethostname(name: str) -> None:
     data = name.encode()
     check(_sethostname(data, len(data)), "sethostname", (name,))
@@ -27,6 +35,17 @@ def setdomainname(name: str) -> None:
 
 def personality(persona: int) -> int:
     return check(_personality(persona), "personality", (hex(persona),))
+
+
+def prlimit(resource: int, limits: tuple[int, int] | None = None) -> tuple[int, int]:
+    """This process's (soft, hard) limit of ``resource`` (RLIMIT_*) before the call; set to
+    ``limits`` when given (2**64-1 is unlimited).  The `resource` module would cost an extension
+    module's load in the container's init."""
+    old = _Rlimit()
+    new = _Rlimit(*limits) if limits is not None else None
+    check(_prlimit(0, resource, ctypes.byref(new) if new is not None else None, ctypes.byref(old)), "prlimit",
+          (resource, limits))
+    return int(old.cur), int(old.max)
 
 
 def pidfd_open(pid: int, flags: int = 0) -> int:

@@ -48,8 +48,6 @@ def preload(setup: Setup) -> None:
     from pallet.runtime import hooks, log  # noqa: F401
     from pallet.runtime.rootfs import devices, finalize, mounts  # noqa: F401
 
-    if setup.process.get("rlimits"):
-        import resource  # noqa: F401
     if setup.terminal:
         from pallet.runtime import console  # noqa: F401
     if setup.caps is not None:
@@ -378,20 +376,20 @@ def prepare_process(
     step.name = "process.rlimits"
     rlimits = process.get("rlimits") or []
     assert isinstance(rlimits, list)
-    if rlimits:
-        import resource  # preloaded
     for i, rl in enumerate(rlimits):
+        from pallet._linux.host import prlimit  # preloaded
+
         kind = str(rl.get("type"))
         if kind not in _RLIMITS:
             raise ConfigError(f"process.rlimits[{i}].type {kind!r} is not a resource limit")
         soft, hard = int(rl.get("soft", 0)), int(rl.get("hard", 0))
         try:
-            resource.setrlimit(_RLIMITS[kind], (soft, hard))
-        except (OSError, ValueError) as exc:
-            now = resource.getrlimit(_RLIMITS[kind])
+            prlimit(_RLIMITS[kind], (soft, hard))
+        except OSError as exc:
+            now = prlimit(_RLIMITS[kind])
             raise ConfigError(
                 f"process.rlimits[{i}] {kind} soft={soft} hard={hard} cannot be set (the current hard limit is "
-                f"{now[1]}; raising it needs CAP_SYS_RESOURCE): {exc}") from None
+                f"{now[1]}; raising it needs CAP_SYS_RESOURCE): {os.strerror(exc.errno or 0)}") from None
     personality = setup.linux.get("personality")
     if isinstance(personality, dict) and personality.get("domain"):
         from pallet._linux.host import personality as set_personality
