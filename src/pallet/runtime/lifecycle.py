@@ -452,10 +452,8 @@ def forward_signals(pid: int) -> None:
 
 def wait_foreground(pid: int, console_fd: int = -1, *, forwarding: bool = False) -> int:
     """Wait for ``pid`` (our child: we are a subreaper), forwarding signals (set up here unless
-    ``forwarding`` says the caller already did); its exit code."""
-    import gc
-
-    gc.enable()  # off while the container was set up (see cli)
+    ``forwarding`` says the caller already did); its exit code.  (The cyclic garbage collector stays
+    as the caller set it: waiting, forwarding and copying a pty make no cycles.)"""
     if not forwarding:
         forward_signals(pid)
     if console_fd >= 0:
