@@ -137,6 +137,8 @@ def test_cgroup_placement_is_the_configured_path(rt: Runtime, bundle: Bundle) ->
 def test_a_cgroup_in_use_is_refused_and_left_alone(rt: Runtime, bundle: Bundle) -> None:
     # The cgroup is made once the children are forked: the refusal must still kill them, remove the
     # second container's state, and leave the first container's cgroup and process as they were.
+    if not is_pallet():
+        pytest.skip("runc on a v1 host lets a second container into a cgroup in use; pallet-runtime refuses")
     first = bundle(["sleep", "30"])
     cgpath = json.loads((first / "config.json").read_text())["linux"]["cgroupsPath"]
     second = bundle(["true"], edit=lambda c: c["linux"].__setitem__("cgroupsPath", cgpath))

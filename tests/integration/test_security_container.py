@@ -15,7 +15,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.helpers.oci import USERNS_MAP, Runtime, in_user_namespace, make_config, new_id, write_bundle
+from tests.helpers.oci import (
+    USERNS_MAP,
+    Runtime,
+    in_user_namespace,
+    is_pallet,
+    make_config,
+    new_id,
+    says,
+    write_bundle,
+)
 from tests.helpers.rootfs import copy_rootfs
 
 from pallet._linux.caps import CAP_NUMBERS
@@ -277,7 +286,7 @@ def test_an_unknown_syscall_name_is_skipped_with_a_warning(rt: Runtime, bundle: 
     out = rt.run("run", "-b", str(bundle(["sh", "-c", "mkdir /made; echo mkdir=$?"], edit=edit)), new_id())
     assert out.returncode == 0, out.stderr
     assert results(out.stdout) == {"mkdir": "1"}
-    assert "no_such_syscall" in out.stderr and "skipped" in out.stderr
+    assert says(out.stderr, "no_such_syscall", "skipped"), out.stderr
 
 
 @pytest.mark.parametrize(("change", "field"), [
@@ -290,12 +299,15 @@ def test_an_unknown_syscall_name_is_skipped_with_a_warning(rt: Runtime, bundle: 
 ], ids=["action", "name", "operator", "arch", "notify-without-listener"])
 def test_bad_seccomp_input_is_refused_naming_the_field(rt: Runtime, bundle: Bundle, change: Config,
                                                        field: str) -> None:
+    if not is_pallet() and field.endswith(".names[0]"):
+        pytest.skip("runc skips a syscall name it does not know, as it does an unknown one")
+
     def edit(c: Config) -> None:
         c["linux"]["seccomp"] = {"defaultAction": "SCMP_ACT_ALLOW", **change}
 
     out = rt.run("run", "-b", str(bundle(["true"], edit=edit)), new_id())
     assert out.returncode != 0
-    assert field in out.stderr, out.stderr
+    assert says(out.stderr, field), out.stderr
     assert_nothing_left(rt)
 
 
@@ -410,6 +422,9 @@ def _dev_null_regular_file(c: Config, tmp_path: Path) -> None:
                          ids=["char-1-5", "fifo", "regular-file"])
 def test_a_dev_null_that_is_not_the_null_device_is_refused(rt: Runtime, bundle: Bundle, tmp_path: Path,
                                                            replace: Callable[[Config, Path], None]) -> None:
+    if not is_pallet():
+        pytest.skip("runc masks paths with whatever the container's /dev/null is")
+
     def edit(c: Config) -> None:
         secure(c)
         replace(c, tmp_path)
@@ -442,7 +457,7 @@ def test_a_label_this_host_cannot_apply_is_refused(rt: Runtime, bundle: Bundle, 
 
     out = rt.run("run", "-b", str(bundle(["true"], edit=edit)), new_id())
     assert out.returncode != 0
-    assert f"{section}.{key} {value!r}" in out.stderr and f"{lsm} is not enabled" in out.stderr, out.stderr
+    assert says(out.stderr, f"{section}.{key} {value!r}", f"{lsm} is not enabled"), out.stderr
     assert_nothing_left(rt)
 
 
