@@ -87,7 +87,11 @@ def test_no_unified_tree_no_warmup(tmp_path: Path) -> None:
     assert start_warmup(str(tmp_path), hybrid=True) is None
 
 
-def test_on_a_hybrid_host_no_warmup_unless_a_container_joins_the_unified_tree(tmp_path: Path) -> None:
+def test_on_a_hybrid_host_no_warmup_unless_a_container_joins_the_unified_tree(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import pallet.runtime.cgroups.detect as detect_mod
+
+    monkeypatch.setattr(detect_mod, "systemd_booted", lambda: False)  # (a host whose init is not systemd)
     (tmp_path / "memory").mkdir()
     (tmp_path / "unified").mkdir()
     (tmp_path / "unified" / "cgroup.controllers").write_text("")

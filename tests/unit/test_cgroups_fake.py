@@ -339,7 +339,10 @@ def test_stats_v1_and_v2_parse(tmp_path: Path) -> None:
     assert "2MB" in s2.hugetlb
 
 
-def test_hybrid_joins_the_unified_tree_only_for_limits_that_live_there(tmp_path: Path) -> None:
+def test_hybrid_joins_the_unified_tree_only_for_limits_that_live_there(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import pallet.runtime.cgroups.detect as detect_mod
+
+    monkeypatch.setattr(detect_mod, "systemd_booted", lambda: False)  # (a host whose init is not systemd)
     root = fake_hybrid(tmp_path / "cg")  # hugetlb bound to cgroup2, not mounted on v1
     fake_v1_leaf(root, "/p/c1")
     shutil.rmtree(root / "unified/p")
@@ -405,7 +408,10 @@ def test_hybrid_joins_the_unified_tree_where_systemd_tracks_processes_there(
     assert "name=systemd" not in n.paths() and "" not in n.paths()
 
 
-def test_limits_of_the_unified_tree_refused_on_update_when_it_was_not_joined(tmp_path: Path) -> None:
+def test_limits_of_the_unified_tree_refused_on_update_when_it_was_not_joined(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import pallet.runtime.cgroups.detect as detect_mod
+
+    monkeypatch.setattr(detect_mod, "systemd_booted", lambda: False)  # (a host whose init is not systemd)
     root = fake_hybrid(tmp_path / "cg")
     fake_v1_leaf(root, "/p/c1")
     m = new_manager("/p/c1", "c1", root=str(root))

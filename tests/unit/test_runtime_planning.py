@@ -244,7 +244,6 @@ def test_the_parent_writes_the_limits_before_the_init_joins_and_only_then_says_g
 
     setup = _late_setup()
     setup.cgroup = Manager()  # type: ignore[attr-defined]
-    setup.cgroup_after_fork = True  # type: ignore[attr-defined]
     _drive(setup, Chan(), Started(), 2**22 + 5, None)  # type: ignore[arg-type]
     assert calls == ["create", "set", "got init_pid", f"add {2**22 + 7}", "send go", "got ready"]
     assert setup.made_cgroup  # type: ignore[attr-defined]

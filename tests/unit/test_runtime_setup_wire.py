@@ -30,7 +30,6 @@ def _setup(tmp_path: Path) -> Setup:
                          "/sys/fs/cgroup/unified", join_unified=False)
     s.resources = {"memory": {"limit": 1 << 26}}
     s.late_go = True
-    s.cgroup_after_fork = True
     s.preserve_fds = 2
     s.fifo_fd = os.open(tmp_path, os.O_PATH | os.O_CLOEXEC)
     return s
@@ -53,7 +52,7 @@ def test_a_setup_crosses_the_channel_whole(tmp_path: Path) -> None:
         os.waitpid(pid, 0)
         received = from_wire(data, got)
         assert received.config == sent.config and received.process is received.config["process"]
-        for name in ("cid", "bundle", "rootfs", "readonly_root", "resources", "late_go", "cgroup_after_fork",
+        for name in ("cid", "bundle", "rootfs", "readonly_root", "resources", "late_go",
                      "preserve_fds", "is_exec", "release_fd", "join_pidfd"):
             assert getattr(received, name) == getattr(sent, name), name
         assert received.ns is not None and sent.ns is not None

@@ -200,18 +200,21 @@ def _create(
     cdir = statedir.make_container_dir(root, cid)
     container = Container(root, {"id": cid, "creating": True, "bundle": bundle})
     started: Started | None = None
-    # Saved (creating) before the cgroup is made, beside the children's work: should this process
-    # die (killed) before the end, `delete --force` still finds the cgroup to remove.
-    setup.record_cgroup = lambda: Container(root, {"id": cid, "creating": True, "bundle": bundle,
-                                                   "cgroup": manager.to_dict()}).save(durable=False)
+
+    def record_cgroup() -> None:
+        # Saved (creating) before the cgroup is made, beside the children's work: should this
+        # process die (killed) before the end, `delete --force` still finds the cgroup to remove.
+        container.data["cgroup"] = manager.to_dict()
+        container.save(durable=False)
+
+    setup.record_cgroup = record_cgroup
     try:
         fifo = os.path.join(cdir, statedir.FIFO)
         os.mkfifo(fifo, 0o622)
         os.chmod(fifo, 0o622)  # not narrowed by the umask: the container's user opens it to wait
         setup.fifo_fd = os.open(fifo, os.O_PATH | os.O_CLOEXEC)
-        # Made by the parent once the children are at work (see parent._drive): the mkdirs may
-        # wait for the kernel's cgroup lock, which the migration warm-up may hold.
-        setup.cgroup_after_fork = True
+        # (The cgroup is made by the parent once the children are at work: see parent._drive; the
+        # mkdirs may wait for the kernel's cgroup lock, which the migration warm-up may hold.)
         hooks_state = {"ociVersion": "1.2.0", "id": cid, "bundle": bundle,
                        "annotations": config.get("annotations") or {}}
         from pallet.runtime.process.parent import run_children

@@ -2,11 +2,11 @@
 
 On a hybrid host the container also gets a cgroup in the unified hierarchy when something uses it:
 systemd, as the host's init, tracking processes there; hugepage limits while the host binds hugetlb
-there rather than on v1; linux.resources.unified keys (``for_resources``).  Moving a process into a cgroup2 cgroup takes
-the kernel's global threadgroup lock (an RCU grace period, 5-20 ms on every start), while a v1 join
-made by the process itself takes none (``join_self``); a container that joined the unified tree
-also gets cgroup.kill there (one write kills everything; the others are killed with the freezer,
-fork bombs included, as on a pure v1 host).
+there rather than on v1; linux.resources.unified keys (``for_resources``).  Moving a process into a
+cgroup2 cgroup takes the kernel's global threadgroup lock (an RCU grace period, 5-20 ms on every
+start), while a v1 join made by the process itself takes none (``join_self``); a container that
+joined the unified tree also gets cgroup.kill there (one write kills everything; the others are
+killed with the freezer, fork bombs included, as on a pure v1 host).
 """
 
 from __future__ import annotations

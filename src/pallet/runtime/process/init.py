@@ -376,9 +376,9 @@ def prepare_process(
     step.name = "process.rlimits"
     rlimits = process.get("rlimits") or []
     assert isinstance(rlimits, list)
-    for i, rl in enumerate(rlimits):
+    if rlimits:
         from pallet._linux.host import prlimit  # preloaded
-
+    for i, rl in enumerate(rlimits):
         kind = str(rl.get("type"))
         if kind not in _RLIMITS:
             raise ConfigError(f"process.rlimits[{i}].type {kind!r} is not a resource limit")

@@ -165,6 +165,11 @@ def _fork_intermediate(setup: Setup, sys: System | None, release: int) -> tuple[
     return pid, parent
 
 
+def _cgroup_pending(setup: Setup) -> bool:
+    """create: the cgroup is still to be made (exec joins the container's)."""
+    return setup.cgroup is not None and not setup.is_exec and not setup.made_cgroup
+
+
 def make_cgroup(setup: Setup) -> None:
     """Create the container's cgroup and write its limits, while it is still empty: a process moved
     in later (the init, busy with its root filesystem and device nodes) never sees the device rules
@@ -172,7 +177,6 @@ def make_cgroup(setup: Setup) -> None:
     from pallet.runtime import log
 
     assert setup.cgroup is not None
-    setup.cgroup_after_fork = False
     if setup.record_cgroup is not None:
         setup.record_cgroup()  # first: what a later delete needs, should this process die now
     setup.cgroup.create()
@@ -198,7 +202,7 @@ def _drive(setup: Setup, chan: Channel, started: Started, ipid: int, hooks_state
     who = "the container's init"
     log.step(f"forked {ipid}")
     self_joins = setup.cgroup is not None and setup.cgroup.self_joins
-    if setup.cgroup_after_fork and (self_joins or not (setup.ns is not None and setup.ns.new_user)):
+    if _cgroup_pending(setup) and (self_joins or not (setup.ns is not None and setup.ns.new_user)):
         # While the children make the namespaces and the root filesystem: the mkdirs may wait for
         # the kernel's cgroup lock (held by a migration warm-up while it waits for a grace period).
         # (With a new user namespace the intermediate first needs its id maps, unless it joins the
@@ -231,7 +235,7 @@ def _drive(setup: Setup, chan: Channel, started: Started, ipid: int, hooks_state
 
             write_id_maps(ipid, setup.linux.get("uidMappings") or [], setup.linux.get("gidMappings") or [])  # type: ignore[arg-type]
             chan.send("maps_done")
-            if setup.cgroup_after_fork:
+            if _cgroup_pending(setup):
                 make_cgroup(setup)
         elif mtype == "init_pid":
             started.pid = int(msg["pid"])  # type: ignore[call-overload]
@@ -246,7 +250,7 @@ def _drive(setup: Setup, chan: Channel, started: Started, ipid: int, hooks_state
                 # cgroup.procs write may wait for an RCU grace period: milliseconds); it waits for
                 # "go" only before its cgroup namespace, its cgroup mounts and anything it runs.
                 try:
-                    if setup.cgroup_after_fork:
+                    if _cgroup_pending(setup):
                         make_cgroup(setup)
                     if setup.cgroup is not None and not setup.cgroup.self_joins:
                         setup.cgroup.add(started.pid)

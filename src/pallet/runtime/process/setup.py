@@ -41,7 +41,6 @@ class Setup:
         self.cgroup: CgroupManager | None = None
         # create: the parent makes the cgroup once the intermediate is forked (see parent._drive);
         # made_cgroup says it did, so that a failure removes it (and only then)
-        self.cgroup_after_fork = False
         self.made_cgroup = False
         # create: saves the state of a container being created with its cgroup (parent only)
         self.record_cgroup: Callable[[], None] | None = None
@@ -72,7 +71,7 @@ class Setup:
 
 # What a Setup carries to a child forked before it was made (process.prefork): plain values as
 # they are, the fds by SCM_RIGHTS, the parts that are objects by their state.
-_PLAIN = ("cid", "config", "bundle", "rootfs", "readonly_root", "resources", "cgroup_after_fork", "late_go",
+_PLAIN = ("cid", "config", "bundle", "rootfs", "readonly_root", "resources", "late_go",
           "console_socket", "no_pivot", "no_new_keyring", "preserve_fds", "is_exec", "join_flags", "detach",
           "proxy_tty")
 
