@@ -8,10 +8,10 @@ the access (1 mknod, 2 read, 4 write) in its high 16 bits; the program returns 1
 
 from __future__ import annotations
 
-import ctypes
 import os
 import struct
 
+from pallet._linux import ffi
 from pallet._linux.libc import raw_syscall
 
 # bpf() commands
@@ -107,18 +107,18 @@ def device_program(rules: list[tuple[bool, str, int, int, str]]) -> bytes:
 
 
 def _bpf(cmd: int, attr: bytes, name: str) -> int:
-    buf = ctypes.create_string_buffer(attr, len(attr))
+    buf = ffi.create_string_buffer(attr, len(attr))
     return raw_syscall("bpf", cmd, buf, len(attr), shown=(name,))
 
 
 def prog_load_device(insns: bytes, license: str = "Apache-2.0") -> int:
     """Load a cgroup device program; return its fd (close-on-exec).  Raises SyscallError."""
-    code = ctypes.create_string_buffer(insns, len(insns))
-    lic = ctypes.create_string_buffer(license.encode())
-    log = ctypes.create_string_buffer(65536)
+    code = ffi.create_string_buffer(insns, len(insns))
+    lic = ffi.create_string_buffer(license.encode())
+    log = ffi.create_string_buffer(65536)
     attr = struct.pack(
         "<IIQQIIQII16sII",
-        BPF_PROG_TYPE_CGROUP_DEVICE, len(insns) // 8, ctypes.addressof(code), ctypes.addressof(lic),
+        BPF_PROG_TYPE_CGROUP_DEVICE, len(insns) // 8, ffi.addressof(code), ffi.addressof(lic),
         0, 0, 0, 0, 0, b"pallet_devices", 0, 0,
     )
     try:
@@ -127,8 +127,8 @@ def prog_load_device(insns: bytes, license: str = "Apache-2.0") -> int:
         # Load again with the verifier's log, to say why.
         attr = struct.pack(
             "<IIQQIIQII16sII",
-            BPF_PROG_TYPE_CGROUP_DEVICE, len(insns) // 8, ctypes.addressof(code), ctypes.addressof(lic),
-            1, len(log), ctypes.addressof(log), 0, 0, b"pallet_devices", 0, 0,
+            BPF_PROG_TYPE_CGROUP_DEVICE, len(insns) // 8, ffi.addressof(code), ffi.addressof(lic),
+            1, len(log), ffi.addressof(log), 0, 0, b"pallet_devices", 0, 0,
         )
         try:
             return _bpf(BPF_PROG_LOAD, attr, "BPF_PROG_LOAD")
@@ -149,9 +149,9 @@ def prog_detach(cgroup_fd: int, prog_fd: int) -> None:
 
 def prog_query(cgroup_fd: int) -> list[int]:
     """Ids of the device programs attached to a cgroup (directly, not inherited)."""
-    ids = (ctypes.c_uint32 * 64)()
-    attr = ctypes.create_string_buffer(
-        struct.pack("<IIIIQI", cgroup_fd, BPF_CGROUP_DEVICE, 0, 0, ctypes.addressof(ids), 64), 40
+    ids = (ffi.c_uint32 * 64)()
+    attr = ffi.create_string_buffer(
+        struct.pack("<IIIIQI", cgroup_fd, BPF_CGROUP_DEVICE, 0, 0, ffi.addressof(ids), 64), 40
     )
     raw_syscall("bpf", BPF_PROG_QUERY, attr, 40, shown=("BPF_PROG_QUERY",))
     count = struct.unpack_from("<I", attr.raw, 24)[0]

@@ -1,15 +1,16 @@
 """Capabilities: names, numbers, capget/capset.
 
-The names and numbers need no ctypes (the runtime's parent reads a config with them before it has
-any other use for ctypes): capget and capset import it when first called.
+The names and numbers need no C types (the runtime's parent reads a config with them before it has
+any other use for them): capget and capset import ffi when first called.
 """
 
 from __future__ import annotations
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    import ctypes
     from typing import Any
+
+    from pallet._linux import ffi
 
 # Index = capability number (linux/capability.h).
 CAP_NAMES: tuple[str, ...] = (
@@ -26,21 +27,21 @@ CAP_NUMBERS: dict[str, int] = {name: i for i, name in enumerate(CAP_NAMES)}
 _VERSION_3 = 0x20080522
 
 
-_structs: tuple[type[ctypes.Structure], type[ctypes.Structure]] | None = None
+_structs: tuple[type[ffi.Structure], type[ffi.Structure]] | None = None
 
 
-def _types() -> tuple[type[ctypes.Structure], type[ctypes.Structure]]:
+def _types() -> tuple[type[ffi.Structure], type[ffi.Structure]]:
     """The header and data structures of capget/capset (made once)."""
     global _structs
     if _structs is None:
-        import ctypes
+        from pallet._linux import ffi
 
-        class Header(ctypes.Structure):
-            _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
+        class Header(ffi.Structure):
+            _fields_ = [("version", ffi.c_uint32), ("pid", ffi.c_int)]
 
-        class Data(ctypes.Structure):
-            _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32),
-                        ("inheritable", ctypes.c_uint32)]
+        class Data(ffi.Structure):
+            _fields_ = [("effective", ffi.c_uint32), ("permitted", ffi.c_uint32),
+                        ("inheritable", ffi.c_uint32)]
 
         _structs = Header, Data
     return _structs
@@ -57,14 +58,13 @@ def last_cap() -> int:
 
 def capget(pid: int = 0) -> tuple[int, int, int]:
     """(effective, permitted, inheritable) of ``pid`` (0: this thread) as 64-bit masks."""
-    import ctypes
-
+    from pallet._linux import ffi
     from pallet._linux.libc import raw_syscall
 
     header, data_type = _types()
     hdr = header(_VERSION_3, pid)
     data = (data_type * 2)()
-    raw_syscall("capget", ctypes.byref(hdr), data, shown=(pid,))
+    raw_syscall("capget", ffi.byref(hdr), data, shown=(pid,))
     d: Any = data
     return (
         d[0].effective | d[1].effective << 32,
@@ -75,8 +75,7 @@ def capget(pid: int = 0) -> tuple[int, int, int]:
 
 def capset(effective: int, permitted: int, inheritable: int) -> None:
     """Set this thread's effective, permitted and inheritable sets (64-bit masks)."""
-    import ctypes
-
+    from pallet._linux import ffi
     from pallet._linux.libc import raw_syscall
 
     header, data_type = _types()
@@ -87,4 +86,4 @@ def capset(effective: int, permitted: int, inheritable: int) -> None:
     d[0].effective, d[1].effective = effective & low, effective >> 32
     d[0].permitted, d[1].permitted = permitted & low, permitted >> 32
     d[0].inheritable, d[1].inheritable = inheritable & low, inheritable >> 32
-    raw_syscall("capset", ctypes.byref(hdr), data, shown=(hex(effective), hex(permitted), hex(inheritable)))
+    raw_syscall("capset", ffi.byref(hdr), data, shown=(hex(effective), hex(permitted), hex(inheritable)))

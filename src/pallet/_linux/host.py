@@ -2,25 +2,24 @@
 
 from __future__ import annotations
 
-import ctypes
-
+from pallet._linux import ffi
 from pallet._linux.consts import KEYCTL_JOIN_SESSION_KEYRING
 from pallet._linux.libc import check, cstr, libc, raw_syscall
 
 _sethostname = libc.sethostname
-_sethostname.argtypes = [ctypes.c_char_p, ctypes.c_size_t]
+_sethostname.argtypes = [ffi.c_char_p, ffi.c_size_t]
 _setdomainname = libc.setdomainname
-_setdomainname.argtypes = [ctypes.c_char_p, ctypes.c_size_t]
+_setdomainname.argtypes = [ffi.c_char_p, ffi.c_size_t]
 _personality = libc.personality
-_personality.argtypes = [ctypes.c_ulong]
+_personality.argtypes = [ffi.c_ulong]
 
 
-class _Rlimit(ctypes.Structure):
-    _fields_ = [("cur", ctypes.c_uint64), ("max", ctypes.c_uint64)]
+class _Rlimit(ffi.Structure):
+    _fields_ = [("cur", ffi.c_uint64), ("max", ffi.c_uint64)]
 
 
 _prlimit = libc.prlimit
-_prlimit.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.POINTER(_Rlimit), ctypes.POINTER(_Rlimit)]
+_prlimit.argtypes = [ffi.c_int, ffi.c_int, ffi.POINTER(_Rlimit), ffi.POINTER(_Rlimit)]
 
 
 def sethostname(name: str) -> None:
@@ -43,7 +42,7 @@ def prlimit(resource: int, limits: tuple[int, int] | None = None) -> tuple[int, 
     module's load in the container's init."""
     old = _Rlimit()
     new = _Rlimit(*limits) if limits is not None else None
-    check(_prlimit(0, resource, ctypes.byref(new) if new is not None else None, ctypes.byref(old)), "prlimit",
+    check(_prlimit(0, resource, ffi.byref(new) if new is not None else None, ffi.byref(old)), "prlimit",
           (resource, limits))
     return int(old.cur), int(old.max)
 
@@ -57,7 +56,7 @@ def pidfd_send_signal(pidfd: int, sig: int) -> None:
 
 
 def close_range(first: int, last: int = 0xFFFFFFFF, flags: int = 0) -> None:
-    raw_syscall("close_range", ctypes.c_uint(first), ctypes.c_uint(last), ctypes.c_uint(flags),
+    raw_syscall("close_range", ffi.c_uint(first), ffi.c_uint(last), ffi.c_uint(flags),
                 shown=(first, last, flags))
 
 

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import ctypes
 import os
 
-libc = ctypes.CDLL(None, use_errno=True)
+from pallet._linux import ffi
+
+libc = ffi.load(None)
 
 _MACHINE = os.uname().machine
 
@@ -73,21 +74,21 @@ def syscall_number(name: str) -> int:
 
 
 _syscall = libc.syscall
-_syscall.restype = ctypes.c_long
+_syscall.restype = ffi.c_long
 
 
 def raw_syscall(name: str, *args: object, shown: tuple[object, ...] | None = None) -> int:
     """Call syscall ``name`` with ``args``; raise SyscallError naming it on failure."""
-    ret = int(_syscall(ctypes.c_long(syscall_number(name)), *args))
+    ret = int(_syscall(ffi.c_long(syscall_number(name)), *args))
     if ret < 0:
-        raise SyscallError(ctypes.get_errno(), name, shown if shown is not None else args)
+        raise SyscallError(ffi.get_errno(), name, shown if shown is not None else args)
     return ret
 
 
 def check(ret: int, call: str, args: tuple[object, ...]) -> int:
     """Raise SyscallError for a libc call that returned -1."""
     if ret < 0:
-        raise SyscallError(ctypes.get_errno(), call, args)
+        raise SyscallError(ffi.get_errno(), call, args)
     return ret
 
 

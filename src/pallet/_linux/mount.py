@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import ctypes
-
+from pallet._linux import ffi
 from pallet._linux.consts import AT_FDCWD
 from pallet._linux.libc import check, cstr, libc, raw_syscall
 
 _mount = libc.mount
-_mount.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong, ctypes.c_char_p]
+_mount.argtypes = [ffi.c_char_p, ffi.c_char_p, ffi.c_char_p, ffi.c_ulong, ffi.c_char_p]
 _umount2 = libc.umount2
-_umount2.argtypes = [ctypes.c_char_p, ctypes.c_int]
+_umount2.argtypes = [ffi.c_char_p, ffi.c_int]
 
 
 def mount(source: str | None, target: str, fstype: str | None, flags: int = 0, data: str | None = None) -> None:
@@ -31,23 +30,23 @@ def pivot_root(new_root: str, put_old: str) -> None:
 
 def open_tree(path: str, flags: int, dirfd: int = AT_FDCWD) -> int:
     """open_tree(2): a file descriptor for the mount at ``path`` (a detached clone with OPEN_TREE_CLONE)."""
-    return raw_syscall("open_tree", dirfd, cstr(path), ctypes.c_uint(flags), shown=(dirfd, path, hex(flags)))
+    return raw_syscall("open_tree", dirfd, cstr(path), ffi.c_uint(flags), shown=(dirfd, path, hex(flags)))
 
 
 def move_mount(from_fd: int, from_path: str, to_fd: int, to_path: str, flags: int) -> None:
     """move_mount(2)."""
     raw_syscall(
-        "move_mount", from_fd, cstr(from_path), to_fd, cstr(to_path), ctypes.c_uint(flags),
+        "move_mount", from_fd, cstr(from_path), to_fd, cstr(to_path), ffi.c_uint(flags),
         shown=(from_fd, from_path, to_fd, to_path, hex(flags)),
     )
 
 
-class _MountAttr(ctypes.Structure):
+class _MountAttr(ffi.Structure):
     _fields_ = [
-        ("attr_set", ctypes.c_uint64),
-        ("attr_clr", ctypes.c_uint64),
-        ("propagation", ctypes.c_uint64),
-        ("userns_fd", ctypes.c_uint64),
+        ("attr_set", ffi.c_uint64),
+        ("attr_clr", ffi.c_uint64),
+        ("propagation", ffi.c_uint64),
+        ("userns_fd", ffi.c_uint64),
     ]
 
 
@@ -57,6 +56,6 @@ def mount_setattr(
     """mount_setattr(2); with MOUNT_ATTR_IDMAP and ``userns_fd`` it makes an idmapped mount."""
     attr = _MountAttr(attr_set, attr_clr, propagation, userns_fd)
     raw_syscall(
-        "mount_setattr", dirfd, cstr(path), ctypes.c_uint(flags), ctypes.byref(attr), ctypes.sizeof(attr),
+        "mount_setattr", dirfd, cstr(path), ffi.c_uint(flags), ffi.byref(attr), ffi.sizeof(attr),
         shown=(dirfd, path, hex(flags), hex(attr_set), userns_fd),
     )

@@ -7,10 +7,10 @@ and the like), so a symlink planted in a container's filesystem cannot lead outs
 
 from __future__ import annotations
 
-import ctypes
 import errno
 import os
 
+from pallet._linux import ffi
 from pallet._linux.libc import raw_syscall
 
 RESOLVE_NO_XDEV = 0x01
@@ -20,8 +20,8 @@ RESOLVE_BENEATH = 0x08
 RESOLVE_IN_ROOT = 0x10
 
 
-class _OpenHow(ctypes.Structure):
-    _fields_ = [("flags", ctypes.c_uint64), ("mode", ctypes.c_uint64), ("resolve", ctypes.c_uint64)]
+class _OpenHow(ffi.Structure):
+    _fields_ = [("flags", ffi.c_uint64), ("mode", ffi.c_uint64), ("resolve", ffi.c_uint64)]
 
 
 def openat2(dirfd: int, path: str, flags: int, mode: int = 0, resolve: int = 0) -> int:
@@ -30,7 +30,7 @@ def openat2(dirfd: int, path: str, flags: int, mode: int = 0, resolve: int = 0) 
     raw = os.fsencode(path)
     for _ in range(64):
         try:
-            return raw_syscall("openat2", dirfd, raw, ctypes.byref(how), ctypes.sizeof(how),
+            return raw_syscall("openat2", dirfd, raw, ffi.byref(how), ffi.sizeof(how),
                                shown=(dirfd, path, hex(flags), oct(mode), hex(resolve)))
         except OSError as exc:
             if exc.errno != errno.EAGAIN:

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import ctypes
-
 from pallet._linux import consts as c
+from pallet._linux import ffi
 from pallet._linux.libc import check, libc
 
 _prctl = libc.prctl
-_prctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong]
+_prctl.argtypes = [ffi.c_int, ffi.c_ulong, ffi.c_ulong, ffi.c_ulong, ffi.c_ulong]
 
 
 def prctl(option: int, arg2: int = 0, arg3: int = 0, arg4: int = 0, arg5: int = 0) -> int:
@@ -40,7 +39,7 @@ def set_pdeathsig(sig: int) -> None:
 
 
 def set_name(name: str) -> None:
-    buf = ctypes.create_string_buffer(name.encode()[:15])
+    buf = ffi.create_string_buffer(name.encode()[:15])
     check(libc.prctl(c.PR_SET_NAME, buf, 0, 0, 0), "prctl", ("PR_SET_NAME", name))
 
 

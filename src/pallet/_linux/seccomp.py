@@ -1,4 +1,4 @@
-"""seccomp: a thin ctypes binding to libseccomp.so.2 (filter building) and the raw kernel calls.
+"""seccomp: a thin binding (pallet._linux.ffi) to libseccomp.so.2 (filter building) and the raw kernel calls.
 
 Two halves with different rules:
 
@@ -11,11 +11,11 @@ Two halves with different rules:
 
 from __future__ import annotations
 
-import ctypes
 import fcntl
 import os
 import struct
 
+from pallet._linux import ffi
 from pallet._linux.libc import SyscallError, raw_syscall
 
 # Actions (linux/seccomp.h SECCOMP_RET_*, as libseccomp spells them).
@@ -67,52 +67,52 @@ IOCTL_NOTIF_SEND = (3 << 30) | (_RESP_SIZE << 16) | (ord("!") << 8) | 1
 NOTIF_FLAG_CONTINUE = 1
 
 
-class ArgCmp(ctypes.Structure):
+class ArgCmp(ffi.Structure):
     """struct scmp_arg_cmp."""
 
     _fields_ = [
-        ("arg", ctypes.c_uint),
-        ("op", ctypes.c_int),
-        ("datum_a", ctypes.c_uint64),
-        ("datum_b", ctypes.c_uint64),
+        ("arg", ffi.c_uint),
+        ("op", ffi.c_int),
+        ("datum_a", ffi.c_uint64),
+        ("datum_b", ffi.c_uint64),
     ]
 
 
-class _Version(ctypes.Structure):
-    _fields_ = [("major", ctypes.c_uint), ("minor", ctypes.c_uint), ("micro", ctypes.c_uint)]
+class _Version(ffi.Structure):
+    _fields_ = [("major", ffi.c_uint), ("minor", ffi.c_uint), ("micro", ffi.c_uint)]
 
 
-_lib: ctypes.CDLL | None = None
+_lib: ffi.Library | None = None
 
 
-def library() -> ctypes.CDLL:
+def library() -> ffi.Library:
     """libseccomp.so.2, loaded and typed on first use."""
     global _lib
     if _lib is not None:
         return _lib
     try:
-        lib = ctypes.CDLL("libseccomp.so.2", use_errno=True)
+        lib = ffi.load("libseccomp.so.2")
     except OSError as e:
         raise OSError(2, f"libseccomp.so.2 cannot be loaded ({e}); install the libseccomp2 package") from None
-    vp = ctypes.c_void_p
-    lib.seccomp_init.argtypes = [ctypes.c_uint32]
+    vp = ffi.c_void_p
+    lib.seccomp_init.argtypes = [ffi.c_uint32]
     lib.seccomp_init.restype = vp
     lib.seccomp_release.argtypes = [vp]
     lib.seccomp_release.restype = None
-    lib.seccomp_arch_add.argtypes = [vp, ctypes.c_uint32]
+    lib.seccomp_arch_add.argtypes = [vp, ffi.c_uint32]
     lib.seccomp_arch_native.argtypes = []
-    lib.seccomp_arch_native.restype = ctypes.c_uint32
-    lib.seccomp_arch_resolve_name.argtypes = [ctypes.c_char_p]
-    lib.seccomp_arch_resolve_name.restype = ctypes.c_uint32
-    lib.seccomp_syscall_resolve_name.argtypes = [ctypes.c_char_p]
-    lib.seccomp_syscall_resolve_name.restype = ctypes.c_int
-    lib.seccomp_syscall_resolve_name_arch.argtypes = [ctypes.c_uint32, ctypes.c_char_p]
-    lib.seccomp_syscall_resolve_name_arch.restype = ctypes.c_int
-    lib.seccomp_rule_add_array.argtypes = [vp, ctypes.c_uint32, ctypes.c_int, ctypes.c_uint, ctypes.POINTER(ArgCmp)]
-    lib.seccomp_attr_set.argtypes = [vp, ctypes.c_int, ctypes.c_uint32]
-    lib.seccomp_export_bpf.argtypes = [vp, ctypes.c_int]
+    lib.seccomp_arch_native.restype = ffi.c_uint32
+    lib.seccomp_arch_resolve_name.argtypes = [ffi.c_char_p]
+    lib.seccomp_arch_resolve_name.restype = ffi.c_uint32
+    lib.seccomp_syscall_resolve_name.argtypes = [ffi.c_char_p]
+    lib.seccomp_syscall_resolve_name.restype = ffi.c_int
+    lib.seccomp_syscall_resolve_name_arch.argtypes = [ffi.c_uint32, ffi.c_char_p]
+    lib.seccomp_syscall_resolve_name_arch.restype = ffi.c_int
+    lib.seccomp_rule_add_array.argtypes = [vp, ffi.c_uint32, ffi.c_int, ffi.c_uint, ffi.POINTER(ArgCmp)]
+    lib.seccomp_attr_set.argtypes = [vp, ffi.c_int, ffi.c_uint32]
+    lib.seccomp_export_bpf.argtypes = [vp, ffi.c_int]
     lib.seccomp_version.argtypes = []
-    lib.seccomp_version.restype = ctypes.POINTER(_Version)
+    lib.seccomp_version.restype = ffi.POINTER(_Version)
     _lib = lib
     return lib
 
@@ -195,8 +195,8 @@ class Filter:
             self._ctx = None
 
 
-class _SockFprog(ctypes.Structure):
-    _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
+class _SockFprog(ffi.Structure):
+    _fields_ = [("len", ffi.c_ushort), ("filter", ffi.c_void_p)]
 
 
 def load_bpf(program: bytes, flags: int = 0) -> int:
@@ -207,19 +207,19 @@ def load_bpf(program: bytes, flags: int = 0) -> int:
     """
     if not program or len(program) % 8:
         raise ValueError(f"a BPF program is a non-empty multiple of 8 bytes, got {len(program)}")
-    buf = ctypes.create_string_buffer(program, len(program))
-    prog = _SockFprog(len(program) // 8, ctypes.addressof(buf))
+    buf = ffi.create_string_buffer(program, len(program))
+    prog = _SockFprog(len(program) // 8, ffi.addressof(buf))
     return raw_syscall(
-        "seccomp", SECCOMP_SET_MODE_FILTER, ctypes.c_uint(flags), ctypes.byref(prog),
+        "seccomp", SECCOMP_SET_MODE_FILTER, ffi.c_uint(flags), ffi.byref(prog),
         shown=("SECCOMP_SET_MODE_FILTER", hex(flags), f"<{len(program) // 8} instructions>"),
     )
 
 
 def action_available(action: int) -> bool:
     """Whether the running kernel knows filter return ``action`` (SECCOMP_GET_ACTION_AVAIL)."""
-    value = ctypes.c_uint32(action & 0xFFFF0000)
+    value = ffi.c_uint32(action & 0xFFFF0000)
     try:
-        raw_syscall("seccomp", SECCOMP_GET_ACTION_AVAIL, 0, ctypes.byref(value), shown=("GET_ACTION_AVAIL", hex(action)))
+        raw_syscall("seccomp", SECCOMP_GET_ACTION_AVAIL, 0, ffi.byref(value), shown=("GET_ACTION_AVAIL", hex(action)))
     except OSError:
         return False
     return True
