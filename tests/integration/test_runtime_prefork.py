@@ -1,4 +1,4 @@
-"""The intermediate child forked at the start of create/run (process.prefork): handed its Setup
+"""The intermediate child forked early in create/run, once the config is checked (process.prefork): handed its Setup
 over the channel when the config is good, killed and reaped when the command fails first."""
 
 from __future__ import annotations

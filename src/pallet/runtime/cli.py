@@ -152,12 +152,13 @@ def _main(argv: list[str], *, exiting: bool = False) -> int:
             collecting = gc.isenabled()
             gc.disable()
         if name in ("create", "run"):
-            # The intermediate child, forked now: it imports what the children need while this
-            # process reads the config, then waits for its orders (see process.prefork).
+            # The intermediate child, forked once the config is checked: it imports what the
+            # children need while this process works out the plan, then waits for its orders
+            # (see process.prefork).
             from pallet.runtime.process import prefork
 
             preforked = True
-            prefork.start()
+            prefork.enable()
         modname = "pallet.runtime.commands." + name.replace("-", "_")
         __import__(modname)  # not importlib.import_module: importlib imports warnings (~0.3 ms)
         module = sys.modules[modname]

@@ -161,6 +161,10 @@ def create(
             validate_id(cid)
             config = load_bundle(bundle)
             log.step("config.json loaded and validated")
+            if sys is None:
+                from pallet.runtime.process import prefork
+
+                prefork.start()  # (the command line's create/run: see process.prefork)
         return _create(root, cid, bundle, config, opts, keep_console, sys, durable, subreaper)
     finally:
         stop_warmup()

@@ -1,20 +1,24 @@
-"""The intermediate child forked at the start of ``create``, before the parent reads the config.
+"""The intermediate child forked early in ``create``: once the config is read and checked, before
+the parent works out the plan, makes the state directory and hands the Setup over.
 
-The children's path (their own imports: ctypes, the root filesystem and namespace code; then the
-namespaces, the init and its root filesystem) used to start only once the parent had read and
-checked the config, worked out the plan and made the state directory.  Forked first, the child
-imports on the machine's other CPU while the parent does that work, then waits; the parent hands it
-the Setup over the channel (``setup``: marshal data and the fds, see process.setup.to_wire) and
-drives it exactly as one it had forked then (process.parent).  A parent that fails or finishes
-without it (bad config, `--help`) discards it: killed and reaped.
+The children's path (their own imports: the C calls, the root filesystem and namespace code; then
+the namespaces, the init and its root filesystem) used to start only once the parent had done all
+of that.  Forked early, the child imports on the machine's other CPU meanwhile, then waits; the
+parent hands it the Setup over the channel (``setup``: marshal data and the fds, see
+process.setup.to_wire) and drives it exactly as one it had forked then (process.parent).  A parent
+that fails or finishes without it discards it: killed and reaped.
 
-Forked from a small process (before the parent's own imports and config), the child also has fewer
-pages to copy on write, and so has the init it forks.  Only for the real system: a create given
-another ``System`` (the recording fake of the tests) forks its children as before, and so does a
-create whose early child died before the hand-over.  Only where the parent has little left to do
-after the fork: `pallet-runtime create`/`run`.  (The engine's `pallet run` does not: its ~40 ms of
-work after the fork would pay a copy-on-write fault on every page it touches, measured 7.9 ms
-slower.)
+When to fork was measured (bench/runtime_run.py, paired A/B): at the start of the command line the
+child's imports ran beside the parent's for the whole config step and slowed both (the two vCPUs
+share more than they give, and every page either touches after the fork is copied): 1.5 ms slower
+once the children's imports got cheap (pallet._linux.ffi); after the config is checked, 3.1 ms
+faster than at the start.  A config that fails its checks never forks it.
+
+Only for the command line's `pallet-runtime create`/`run` (``enable``) and the real system: a create
+given another ``System`` (the recording fake of the tests) forks its children as before, and so does
+a create whose early child died before the hand-over.  (The engine's `pallet run` does not: its
+~40 ms of work after the fork would pay a copy-on-write fault on every page it touches, measured
+7.9 ms slower.)
 """
 
 from __future__ import annotations
@@ -56,15 +60,23 @@ class Prefork:
 
 
 _waiting: Prefork | None = None
+_enabled = False
+
+
+def enable() -> None:
+    """The command line's create/run: from now on ``start`` forks the child."""
+    global _enabled
+    _enabled = True
 
 
 def start() -> None:
-    """Fork the child now (it imports, then waits for its Setup); take() gives it to the create."""
+    """Fork the child now, if enabled (it imports, then waits for its Setup); take() gives it to
+    the create."""
     global _waiting
+    if not _enabled or _waiting is not None:
+        return
     from pallet.runtime.process.channel import Channel
 
-    if _waiting is not None:
-        return
     parent, child = Channel.pair()
     pid = os.fork()
     if pid == 0:
