@@ -74,6 +74,29 @@ def test_network_namespace_joined_by_path(rt: Runtime, bundle: Bundle, tmp_path:
         holder.wait()
 
 
+def test_pid_namespace_joined_by_path(rt: Runtime, bundle: Bundle) -> None:
+    # The runtime enters a PID namespace given by path for its child, the init, which is then one
+    # more process there (not PID 1); the namespace's own PID 1 stays.
+    holder = subprocess.Popen(["unshare", "--pid", "--fork", "--kill-child", "sleep", "30"])
+    try:
+        pidns = f"/proc/{holder.pid}/ns/pid_for_children"
+        deadline = time.monotonic() + 10
+        while os.readlink(pidns) == os.readlink("/proc/self/ns/pid") and time.monotonic() < deadline:
+            time.sleep(0.02)
+
+        def edit(c: dict) -> None:
+            c["linux"]["namespaces"] = [n for n in c["linux"]["namespaces"] if n["type"] != "pid"]
+            c["linux"]["namespaces"].append({"type": "pid", "path": pidns})
+
+        b = bundle(["sh", "-c", "echo $$; cat /proc/1/cmdline"], edit=edit)
+        out = rt.run("run", "-b", str(b), new_id(), check=True).stdout.split()
+        assert int(out[0]) > 1
+        assert out[1].split("\0")[0] == "sleep"
+    finally:
+        holder.kill()
+        holder.wait()
+
+
 @pytest.mark.skipif(not is_pallet(), reason="runc's foreground terminal handling differs in its output")
 def test_foreground_run_in_a_terminal_proxies_the_pty(rt: Runtime, bundle: Bundle) -> None:
     def edit(c: dict) -> None:

@@ -1,5 +1,7 @@
-"""The intermediate child forked early in create/run, once the config is checked (process.prefork): handed its Setup
-over the channel when the config is good, killed and reaped when the command fails first."""
+"""The runtime's children: the init forked by the runtime itself where no intermediate is needed
+(``direct``), and the intermediate child forked early in create/run, once the config is checked
+(process.prefork), where one is (here: a time namespace): handed its Setup over the channel when the
+config is good, killed and reaped when the command fails first."""
 
 from __future__ import annotations
 
@@ -8,11 +10,17 @@ import os
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from tests.helpers.oci import Runtime, is_pallet, new_id
 
 pytestmark = pytest.mark.skipif(not is_pallet(), reason="pallet-runtime's own process model")
+
+
+def _with_intermediate(config: dict[str, Any]) -> None:
+    """A config whose init needs an intermediate process (NamespacePlan.runtime_forks_init)."""
+    config["linux"]["namespaces"].append({"type": "time"})
 
 
 def _in_session(sid: int) -> list[int]:
@@ -62,7 +70,8 @@ def test_a_create_that_fails_before_its_children_leaves_no_process(
 def test_a_setup_larger_than_one_datagram_reaches_the_children(rt: Runtime, bundle: Callable[..., Path]) -> None:
     big = "x" * 100_000  # (one string may be up to 128 KiB at execve)
     env = [f"BIG{i}={big}" for i in range(3)]  # the Setup goes over the channel in 60000-byte pieces
-    b = bundle(["sh", "-c", 'echo ${#BIG0} ${#BIG1} ${#BIG2}'], edit=lambda c: c["process"]["env"].extend(env))
+    b = bundle(["sh", "-c", 'echo ${#BIG0} ${#BIG1} ${#BIG2}'],
+               edit=lambda c: (c["process"]["env"].extend(env), _with_intermediate(c)))
     out = rt.run("run", "--bundle", str(b), new_id())
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == ["100000"] * 3
@@ -71,7 +80,7 @@ def test_a_setup_larger_than_one_datagram_reaches_the_children(rt: Runtime, bund
 def test_the_foreground_run_waits_for_its_init_as_its_subreaper(rt: Runtime, bundle: Callable[..., Path]) -> None:
     # The runtime makes itself the init's subreaper only after it handed the early child its Setup
     # (and before that child exits): the exit code still comes from the init.
-    b = bundle(["sh", "-c", "exit 7"])
+    b = bundle(["sh", "-c", "exit 7"], edit=_with_intermediate)
     for _ in range(3):
         out = rt.run("run", "--bundle", str(b), new_id())
         assert out.returncode == 7, out.stderr
@@ -97,7 +106,7 @@ sys.exit(main())
 def test_a_dead_early_child_is_replaced_by_a_forked_one(rt: Runtime, bundle: Callable[..., Path]) -> None:
     import sys
 
-    b = bundle(["sh", "-c", "echo ran; exit 3"])
+    b = bundle(["sh", "-c", "echo ran; exit 3"], edit=_with_intermediate)
     out = subprocess.run([sys.executable, "-I", "-S", "-c", KILLED_EARLY_CHILD, "--root", str(rt.root), "run",
                           "--bundle", str(b), new_id()], capture_output=True, text=True, timeout=60)
     assert out.returncode == 3, out.stderr
@@ -105,26 +114,33 @@ def test_a_dead_early_child_is_replaced_by_a_forked_one(rt: Runtime, bundle: Cal
 
 
 # pallet-runtime's main killed by SIGKILL just before it releases the intermediate (with or
-# without the early child).
+# without the early child), or (direct: no intermediate) once it has made the cgroup.
 DIES_BEFORE_RELEASE = f"""
 import os, sys
 sys.path.insert(0, {str(Path(__file__).resolve().parents[2] / "src")!r})
 from pallet.runtime.process import parent, prefork
-if sys.argv.pop(1) == "fork":
+how = sys.argv.pop(1)
+if how == "fork":
     prefork.start = lambda: None
 parent._release = lambda setup, release: os.kill(os.getpid(), 9)
+real_make_cgroup = parent.make_cgroup
+def make_cgroup(setup):
+    real_make_cgroup(setup)
+    if how == "direct":
+        os.kill(os.getpid(), 9)
+parent.make_cgroup = make_cgroup
 from pallet.runtime.cli import main
 sys.argv[0] = "pallet-runtime"
 sys.exit(main())
 """
 
 
-@pytest.mark.parametrize("how", ["early", "fork"])
+@pytest.mark.parametrize("how", ["early", "fork", "direct"])
 def test_children_waiting_for_a_runtime_that_died_exit(rt: Runtime, bundle: Callable[..., Path], how: str) -> None:
     import sys
     import time
 
-    b = bundle(["true"])
+    b = bundle(["true"], edit=None if how == "direct" else _with_intermediate)
     path = json.loads((b / "config.json").read_text())["linux"]["cgroupsPath"]
     cid = new_id()
     proc = subprocess.Popen([sys.executable, "-I", "-S", "-c", DIES_BEFORE_RELEASE, how, "--root", str(rt.root),
@@ -135,7 +151,8 @@ def test_children_waiting_for_a_runtime_that_died_exit(rt: Runtime, bundle: Call
         deadline = time.monotonic() + 10
         while _in_session(proc.pid) and time.monotonic() < deadline:
             time.sleep(0.02)
-        assert _in_session(proc.pid) == []  # the intermediate saw its release pipe close, the init its channel
+        # the intermediate saw its release pipe close, the init its channel
+        assert _in_session(proc.pid) == []
         assert Path("/sys/fs/cgroup/pids" + path).is_dir()  # made before the runtime died
     finally:
         for pid in _in_session(proc.pid):
@@ -143,3 +160,35 @@ def test_children_waiting_for_a_runtime_that_died_exit(rt: Runtime, bundle: Call
         # What the killed runtime left: its state ("creating", with the cgroup) and the cgroup.
         assert rt.run("delete", "--force", cid).returncode == 0
     assert not Path("/sys/fs/cgroup/pids" + path).exists()
+
+
+# create in this process (as the engine's in-process runtime does), then what the init's parent is
+# and whether this process's own children would still be born in its PID namespace.
+IN_PROCESS_CREATE = f"""
+import json, os, sys
+sys.path.insert(0, {str(Path(__file__).resolve().parents[2] / "src")!r})
+from pallet.runtime import lifecycle
+root, cid, bundle = sys.argv[1:4]
+_container, started = lifecycle.create(root, cid, bundle)
+try:
+    with open(f"/proc/{{started.pid}}/stat") as f:
+        ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+    same = os.readlink("/proc/self/ns/pid_for_children") == os.readlink("/proc/self/ns/pid")
+    print(json.dumps({{"init_is_our_child": ppid == os.getpid(), "children_in_our_pidns": same}}))
+finally:
+    lifecycle.delete(root, cid, force=True)
+"""
+
+
+@pytest.mark.parametrize("intermediate", [False, True])
+def test_the_runtime_forks_the_init_itself_where_no_intermediate_is_needed(
+        rt: Runtime, bundle: Callable[..., Path], intermediate: bool) -> None:
+    import sys
+
+    b = bundle(["true"], edit=_with_intermediate if intermediate else None)
+    out = subprocess.run([sys.executable, "-I", "-S", "-c", IN_PROCESS_CREATE, str(rt.root), new_id(), str(b)],
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    # Direct: the init is our child (no intermediate in between), and we left its PID namespace
+    # for our own later children (hooks, the next container).
+    assert json.loads(out.stdout) == {"init_is_our_child": not intermediate, "children_in_our_pidns": True}

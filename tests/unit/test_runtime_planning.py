@@ -31,6 +31,19 @@ def test_plan_joins_the_user_namespace_first() -> None:
     assert [kind for _, _, kind in plan.joins] == ["user", "network"]
 
 
+def test_the_runtime_forks_the_init_itself_unless_an_intermediate_is_needed() -> None:
+    default = [{"type": t} for t in ("pid", "network", "ipc", "uts", "mount", "cgroup")]
+    assert namespaces.plan(default).runtime_forks_init()
+    joins = [{"type": "pid", "path": "/p"}, {"type": "network", "path": "/n"}, {"type": "ipc", "path": "/i"},
+             {"type": "uts", "path": "/u"}, {"type": "mount"}]
+    assert namespaces.plan(joins).runtime_forks_init()  # (the runtime enters the PID one for its child)
+    assert namespaces.plan([]).runtime_forks_init()
+    for extra in ({"type": "user"}, {"type": "user", "path": "/u"}, {"type": "time"}, {"type": "time", "path": "/t"},
+                  {"type": "mount", "path": "/m"}, {"type": "cgroup", "path": "/c"}):
+        others = [n for n in default if n["type"] != extra["type"]]
+        assert not namespaces.plan([*others, extra]).runtime_forks_init(), extra
+
+
 def test_plan_rejects_unknown_type() -> None:
     with pytest.raises(ConfigError, match=r"linux\.namespaces\[1\]\.type .foo."):
         namespaces.plan([{"type": "pid"}, {"type": "foo"}])
@@ -247,3 +260,54 @@ def test_the_parent_writes_the_limits_before_the_init_joins_and_only_then_says_g
     _drive(setup, Chan(), Started(), 2**22 + 5, None)  # type: ignore[arg-type]
     assert calls == ["create", "set", "got init_pid", f"add {2**22 + 7}", "send go", "got ready"]
     assert setup.made_cgroup  # type: ignore[attr-defined]
+
+
+def test_an_init_forked_by_the_runtime_is_told_go_once_the_cgroup_is_made() -> None:
+    # No intermediate (setup.direct): the init's pid is known at once; the parent makes the cgroup,
+    # writes its limits and says "go" (the init joins it itself where the host allows), no init_pid.
+    from pallet.runtime.process.parent import Started, _drive
+
+    calls: list[str] = []
+
+    class Manager:
+        self_joins = True
+
+        def create(self) -> None:
+            calls.append("create")
+
+        def set(self, resources: object) -> None:
+            calls.append("set")
+
+    class Chan:
+        script = [{"type": "ready"}]
+
+        def expect(self, *types: str, who: str) -> tuple[dict[str, object], list[int]]:
+            assert "init_pid" in types
+            msg = self.script.pop(0)
+            calls.append(f"got {msg['type']}")
+            return msg, []
+
+        def send(self, mtype: str, **fields: object) -> None:
+            calls.append(f"send {mtype}")
+
+    setup = _late_setup()
+    setup.cgroup = Manager()  # type: ignore[attr-defined]
+    setup.direct = True  # type: ignore[attr-defined]
+    started = Started()
+    started.pid = 2**22 + 9
+    _drive(setup, Chan(), started, started.pid, None)  # type: ignore[arg-type]
+    assert calls == ["create", "set", "send go", "got ready"]
+
+
+def test_an_init_that_joins_its_cgroup_itself_waits_for_go_before_pivot_root() -> None:
+    from pallet.runtime.process.setup import waits_late
+
+    class Manager:
+        self_joins = True
+
+    direct = _late_setup()
+    direct.direct = True  # type: ignore[attr-defined]
+    direct.cgroup = Manager()  # type: ignore[attr-defined]
+    assert not waits_late(direct)  # (it joins through the host's cgroup files)
+    Manager.self_joins = False
+    assert waits_late(direct)  # (the parent puts it in: it may wait after pivot_root)

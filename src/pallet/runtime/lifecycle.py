@@ -161,10 +161,6 @@ def create(
             validate_id(cid)
             config = load_bundle(bundle)
             log.step("config.json loaded and validated")
-            if sys is None:
-                from pallet.runtime.process import prefork
-
-                prefork.start()  # (the command line's create/run: see process.prefork)
         return _create(root, cid, bundle, config, opts, keep_console, sys, durable, subreaper)
     finally:
         stop_warmup()
@@ -178,6 +174,13 @@ def _create(
 
     setup = _prepare(cid, config, bundle, root)
     log.step("namespaces, capabilities and seccomp worked out")
+    if sys is None:
+        assert setup.ns is not None
+        setup.direct = setup.ns.runtime_forks_init()
+        if not setup.direct:
+            from pallet.runtime.process import prefork
+
+            prefork.start()  # (the command line's create/run: see process.prefork)
     if setup.terminal and not opts.console_socket and not keep_console:
         raise ConfigError("process.terminal is true: --console-socket is required (or run in the foreground)")
     if opts.console_socket and not setup.terminal:
@@ -186,9 +189,6 @@ def _create(
     setup.no_new_keyring = opts.no_new_keyring
     setup.preserve_fds = opts.preserve_fds
     setup.subreaper = subreaper
-    from pallet.runtime.process.setup import waits_late
-
-    setup.late_go = waits_late(setup)
     from pallet.runtime.cgroups import new_manager
 
     cgroups_path = setup.linux.get("cgroupsPath")
@@ -197,6 +197,9 @@ def _create(
     manager.for_resources(setup.resources)
     manager.check(setup.resources)
     setup.cgroup = manager
+    from pallet.runtime.process.setup import waits_late
+
+    setup.late_go = waits_late(setup)
     if not manager.self_joins:
         from pallet.runtime.cgroups.warmup import start_warmup
 

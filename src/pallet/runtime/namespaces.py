@@ -31,6 +31,20 @@ class NamespacePlan:
     def is_new(self, kind: str) -> bool:
         return kind in self.new_types
 
+    def runtime_forks_init(self) -> bool:
+        """Whether the runtime can fork the init itself, with no intermediate process between them.
+
+        Only the PID namespace needs a process outside it (a process's new or joined PID namespace
+        is entered by its children): the runtime enters it around the fork.  The init makes or joins
+        the others itself.  Not with a user namespace (its id maps are written for a process already
+        in it, and the namespaces made after it must be owned by it), a time namespace (its offsets
+        are written before its first process) or a mount or cgroup namespace joined by path (the
+        init joins its cgroup through the host's cgroup files, once the runtime has made it).
+        """
+        if self.has("user") or self.has("time"):
+            return False
+        return not any(kind in ("mount", "cgroup") for _, _, kind in self.joins)
+
 
 def plan(namespaces: list[dict[str, object]]) -> NamespacePlan:
     p = NamespacePlan()
@@ -54,16 +68,22 @@ def plan(namespaces: list[dict[str, object]]) -> NamespacePlan:
     return p
 
 
-def open_joins(p: NamespacePlan) -> list[tuple[int, int, str]]:
-    """Open every namespace to join before joining any (a mount namespace hides the others' paths)."""
+def open_path(path: str, kind: str) -> int:
+    """An fd of the ``kind`` namespace at ``path``, to join."""
+    try:
+        return os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    except OSError as exc:
+        raise ConfigError(f"{kind} namespace path {path!r} cannot be opened: {exc.strerror}") from None
+
+
+def open_joins(p: NamespacePlan, *, skip: tuple[str, ...] = ()) -> list[tuple[int, int, str]]:
+    """Open every namespace to join (but the ``skip`` kinds) before joining any (a mount namespace
+    hides the others' paths)."""
     opened: list[tuple[int, int, str]] = []
     try:
         for flag, path, kind in p.joins:
-            try:
-                fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-            except OSError as exc:
-                raise ConfigError(f"{kind} namespace path {path!r} cannot be opened: {exc.strerror}") from None
-            opened.append((flag, fd, kind))
+            if kind not in skip:
+                opened.append((flag, open_path(path, kind), kind))
     except BaseException:
         for _, fd, _ in opened:
             os.close(fd)

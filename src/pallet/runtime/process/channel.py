@@ -4,7 +4,9 @@ A SOCK_SEQPACKET socketpair: every message is one datagram holding a small JSON 
 ``type`` field, and may carry file descriptors (SCM_RIGHTS).  An unexpected message is an error that
 names what was expected and what came.
 
-The protocol of ``create`` (P = the runtime, I = the intermediate child, C = the container's init):
+The protocol of ``create`` (P = the runtime, I = the intermediate child, C = the container's init).
+Where P forks C itself (Setup.direct: no intermediate), only the messages between P and C are sent,
+and on "go" C joins the cgroup itself where the host allows that (self_joins):
 
     =====  ==========  =================================================================
     from   type        meaning
@@ -17,7 +19,8 @@ The protocol of ``create`` (P = the runtime, I = the intermediate child, C = the
     I->P   userns      I unshared a user namespace: P writes uid_map and gid_map
     P->I   maps_done   the maps are written
     I->P   init_pid    I forked C; ``pid`` is C's pid in P's PID namespace; I exits
-    P->C   go          P has put C into the container's cgroup (C builds the rootfs meanwhile):
+    P->C   go          P has put C into the container's cgroup, or made it for C to join
+                       (direct) (C builds the rootfs meanwhile):
                        C may now make its cgroup namespace, mount cgroups and run hooks
                        (for exec: P->I, before I forks the process)
     C->P   hooks       C is in its namespaces, before pivot_root: P runs prestart and

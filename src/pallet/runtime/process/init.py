@@ -1,8 +1,10 @@
 """The container's side of create and exec: what runs in the forked children, up to execve.
 
-``intermediate`` runs in the first child: it joins or creates the namespaces (the user namespace
-first, with its id maps written by the parent), then forks ``container_init``, which becomes PID 1
-of a new PID namespace.  ``container_init`` builds the root filesystem, switches to the container's
+Where the runtime forks the init itself (``direct``: no user or time namespace, see
+NamespacePlan.runtime_forks_init), the init is born in the container's PID namespace, makes or
+joins the other namespaces, and goes on as ``container_init``.  Otherwise ``intermediate`` runs in
+the first child: it joins or creates the namespaces (the user namespace first, with its id maps
+written by the parent), then forks ``container_init``, which becomes PID 1 of a new PID namespace.  ``container_init`` builds the root filesystem, switches to the container's
 user and privileges, reports ``ready`` and waits on exec.fifo for ``start``; then it loads the
 seccomp filter, last, and execs the container's process.  ``exec_child`` does the same for a
 process joining a running container.  Nothing here returns: each ends in execve or os._exit.
@@ -21,6 +23,7 @@ from pallet.errors import CommandNotFound, CommandNotInvokable, ConfigError, Run
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from pallet._linux.system import System
+    from pallet.runtime.cgroups import CgroupManager
     from pallet.runtime.process.channel import Channel
     from pallet.runtime.process.setup import Setup
     from pallet.runtime.rootfs.mounts import MountContext
@@ -106,6 +109,44 @@ def preforked(chan: Channel) -> None:
     intermediate(setup, chan, System())
 
 
+def direct(setup: Setup, chan: Channel, sys: System) -> None:
+    """The init, forked by the runtime into the container's PID namespace: the other namespaces,
+    then ``container_init``.  Never returns.  (It joins its cgroup on "go": Go.)"""
+    step = Step()
+    try:
+        plan = setup.ns
+        assert plan is not None
+        from pallet.runtime import namespaces
+
+        prctl.set_dumpable(False)
+        step.name = "join namespaces"
+        namespaces.join(sys, namespaces.open_joins(plan, skip=("pid",)))
+        _make_namespaces(setup, sys, step, plan.unshare & ~(c.CLONE_NEWCGROUP | c.CLONE_NEWPID))
+    except BaseException as exc:
+        chan.send_error(exc, step.name)
+        os._exit(1)
+    container_init(setup, chan, sys)
+
+
+def _make_namespaces(setup: Setup, sys: System, step: Step, flags: int) -> None:
+    """unshare ``flags``; a new network namespace's loopback up; a new time namespace's offsets."""
+    plan = setup.ns
+    assert plan is not None
+    if flags:
+        step.name = "create namespaces"
+        sys.unshare(flags)
+    if plan.is_new("network"):
+        # As runc and crun do: a new network namespace comes with its loopback up.
+        from pallet._linux.netdev import link_up
+
+        step.name = "bring up lo in the new network namespace"
+        link_up("lo")
+    offsets = setup.linux.get("timeOffsets")
+    if offsets and plan.is_new("time"):
+        step.name = "linux.timeOffsets"
+        _write_time_offsets(offsets)
+
+
 def intermediate(setup: Setup, chan: Channel, sys: System) -> None:
     """The first child: namespaces, then fork the init.  Never returns.
 
@@ -137,20 +178,7 @@ def intermediate(setup: Setup, chan: Channel, sys: System) -> None:
             chan.expect("maps_done", who="pallet-runtime")
             os.setresgid(0, 0, 0)
             os.setresuid(0, 0, 0)
-        early = plan.unshare & ~c.CLONE_NEWCGROUP
-        if early:
-            step.name = "create namespaces"
-            sys.unshare(early)
-        if plan.is_new("network"):
-            # As runc and crun do: a new network namespace comes with its loopback up.
-            from pallet._linux.netdev import link_up
-
-            step.name = "bring up lo in the new network namespace"
-            link_up("lo")
-        offsets = setup.linux.get("timeOffsets")
-        if offsets and plan.is_new("time"):
-            step.name = "linux.timeOffsets"
-            _write_time_offsets(offsets)
+        _make_namespaces(setup, sys, step, plan.unshare & ~c.CLONE_NEWCGROUP)
         if joins_self:
             _join_cgroup(setup, chan, step)
         step.name = "fork the container's init"
@@ -192,19 +220,23 @@ def _write_time_offsets(offsets: object) -> None:
 
 
 class Go:
-    """The parent's "go": the init is in its cgroup.  Waited for (once) before the cgroup namespace
-    is made, before cgroup mounts and before anything is run (hooks, the process)."""
+    """The parent's "go": the init is in its cgroup (or, forked by the runtime itself on a host where
+    it self_joins, the cgroup is made: the init joins it now).  Waited for (once) before the cgroup
+    namespace is made, before cgroup mounts and before anything is run (hooks, the process)."""
 
-    def __init__(self, chan: Channel, sys: System, new_cgroupns: bool) -> None:
+    def __init__(self, chan: Channel, sys: System, new_cgroupns: bool, join: CgroupManager | None = None) -> None:
         self.chan = chan
         self.sys = sys
         self.new_cgroupns = new_cgroupns
+        self.join = join
         self.done = False
 
     def __call__(self) -> None:
         if self.done:
             return
         self.chan.expect("go", who="pallet-runtime")
+        if self.join is not None:
+            self.join.join_self()
         if self.new_cgroupns:
             self.sys.unshare(c.CLONE_NEWCGROUP)
         self.done = True
@@ -283,7 +315,8 @@ def _build_rootfs(setup: Setup, chan: Channel, sys: System, step: Step) -> Mount
 
     plan = setup.ns
     assert plan is not None
-    go = Go(chan, sys, bool(plan.unshare & c.CLONE_NEWCGROUP))
+    joins_self = setup.direct and setup.cgroup is not None and setup.cgroup.self_joins
+    go = Go(chan, sys, bool(plan.unshare & c.CLONE_NEWCGROUP), setup.cgroup if joins_self else None)
     rootfs = setup.rootfs
     step.name = "linux.rootfsPropagation"
     prop = setup.linux.get("rootfsPropagation")

@@ -85,12 +85,14 @@ def _raise_pending_error(chan: Channel) -> None:
 
 
 def run_children(setup: Setup, sys: System | None, hooks_state: dict[str, object] | None = None) -> Started:
-    """Start the intermediate child (hand the Setup to the one forked early, if there is one and
-    ``sys`` is None: the real system; else fork it) and drive the protocol until the process is
-    ready."""
+    """Fork the init itself (``setup.direct``), or start the intermediate child (hand the Setup to
+    the one forked early, if there is one and ``sys`` is None: the real system; else fork it), and
+    drive the protocol until the process is ready."""
     from pallet.runtime.process import prefork
 
     started = Started()
+    if setup.direct:
+        return _run_direct(setup, started, hooks_state)
     release = -1
     if not setup.is_exec:
         setup.release_fd, release = os.pipe2(os.O_CLOEXEC)
@@ -143,6 +145,75 @@ def run_children(setup: Setup, sys: System | None, hooks_state: dict[str, object
     return started
 
 
+def _run_direct(setup: Setup, started: Started, hooks_state: dict[str, object] | None) -> Started:
+    """create with no intermediate: enter the container's PID namespace for our children (make it,
+    or join it by path), fork the init, and come back.  The init makes or joins its other
+    namespaces itself (init.direct)."""
+    from pallet._linux import consts as c
+    from pallet._linux import ns as nscalls
+
+    # What the init needs is imported here, before the fork, once: not after it, in the init, on the
+    # way to its root filesystem (where every page it touched would be copied first).
+    from pallet._linux.system import System
+    from pallet.runtime.process import init
+
+    init.preload(setup)
+    plan = setup.ns
+    assert plan is not None
+    pid_join = next((path for flag, path, kind in plan.joins if kind == "pid"), None)
+    enter = plan.unshare & c.CLONE_NEWPID or pid_join is not None
+    own = target = -1
+    parent, child = Channel.pair()
+    try:
+        if enter:
+            try:
+                own = os.open("/proc/self/ns/pid", os.O_RDONLY | os.O_CLOEXEC)
+            except OSError as exc:
+                raise RuntimeFailure(f"/proc/self/ns/pid cannot be opened: {exc.strerror}", step="fork") from None
+            if pid_join is not None:
+                from pallet.runtime.namespaces import open_path
+
+                target = open_path(pid_join, "pid")
+                nscalls.setns(target, c.CLONE_NEWPID)
+            else:
+                nscalls.unshare(c.CLONE_NEWPID)
+        try:
+            pid = os.fork()
+            if pid == 0:
+                parent.close()
+                try:
+                    init.direct(setup, child, System())
+                finally:
+                    os._exit(1)
+        finally:
+            if own >= 0:
+                nscalls.setns(own, c.CLONE_NEWPID)  # (our own later children stay in ours)
+    except BaseException:
+        parent.close()
+        raise
+    finally:
+        for fd in (own, target):
+            if fd >= 0:
+                os.close(fd)
+        child.close()
+    started.pid = pid
+    try:
+        _drive(setup, parent, started, pid, hooks_state)
+    except BaseException:
+        try:
+            os.kill(pid, 9)  # SIGKILL
+        except ProcessLookupError:
+            pass
+        _reap(pid)
+        if started.console_fd >= 0:
+            os.close(started.console_fd)
+            started.console_fd = -1
+        raise
+    finally:
+        parent.close()
+    return started
+
+
 def _fork_intermediate(setup: Setup, sys: System | None, release: int) -> tuple[int, Channel]:
     parent, child = Channel.pair()
     pid = os.fork()
@@ -186,6 +257,26 @@ def make_cgroup(setup: Setup) -> None:
     log.step("resources set")
 
 
+def _go(setup: Setup, chan: Channel, init_pid: int) -> None:
+    """Make the cgroup (if still to be made), put the init in it (unless it joins it itself), and
+    tell it "go".  The init builds the root filesystem meanwhile (the cgroup's mkdirs and a
+    cgroup.procs write may wait for an RCU grace period: milliseconds); it waits for "go" only
+    before its cgroup namespace, its cgroup mounts and anything it runs."""
+    from pallet.runtime import log
+
+    try:
+        if _cgroup_pending(setup):
+            make_cgroup(setup)
+        if setup.cgroup is not None and not setup.cgroup.self_joins:
+            setup.cgroup.add(init_pid)
+            log.step("init placed in the cgroup")
+        chan.send("go")
+    except OSError:
+        # The init may have failed (and exited) meanwhile: its error is the one to tell.
+        _raise_pending_error(chan)
+        raise
+
+
 def _release(setup: Setup, release: int) -> None:
     """Let the intermediate exit: once this process is the subreaper of its orphan (foreground)."""
     if setup.subreaper:
@@ -202,7 +293,11 @@ def _drive(setup: Setup, chan: Channel, started: Started, ipid: int, hooks_state
     who = "the container's init"
     log.step(f"forked {ipid}")
     self_joins = setup.cgroup is not None and setup.cgroup.self_joins
-    if _cgroup_pending(setup) and (self_joins or not (setup.ns is not None and setup.ns.new_user)):
+    if setup.direct:
+        # The init (our child) makes its namespaces and root filesystem meanwhile; it joins the
+        # cgroup itself on "go" where it self_joins.
+        _go(setup, chan, started.pid)
+    elif _cgroup_pending(setup) and (self_joins or not (setup.ns is not None and setup.ns.new_user)):
         # While the children make the namespaces and the root filesystem: the mkdirs may wait for
         # the kernel's cgroup lock (held by a migration warm-up while it waits for a grace period).
         # (With a new user namespace the intermediate first needs its id maps, unless it joins the
@@ -246,20 +341,7 @@ def _drive(setup: Setup, chan: Channel, started: Started, ipid: int, hooks_state
             if status != 0 and not started.pid:
                 raise RuntimeFailure("the intermediate process failed", step="fork")
             if not setup.is_exec:
-                # The init builds the root filesystem meanwhile (the cgroup's mkdirs and its first
-                # cgroup.procs write may wait for an RCU grace period: milliseconds); it waits for
-                # "go" only before its cgroup namespace, its cgroup mounts and anything it runs.
-                try:
-                    if _cgroup_pending(setup):
-                        make_cgroup(setup)
-                    if setup.cgroup is not None and not setup.cgroup.self_joins:
-                        setup.cgroup.add(started.pid)
-                        log.step("init placed in the cgroup")
-                    chan.send("go")
-                except OSError:
-                    # The init may have failed (and exited) meanwhile: its error is the one to tell.
-                    _raise_pending_error(chan)
-                    raise
+                _go(setup, chan, started.pid)
         elif mtype == "hooks":
             from pallet.runtime import hooks
 

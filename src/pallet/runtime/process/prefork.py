@@ -1,5 +1,8 @@
-"""The intermediate child forked early in ``create``: once the config is read and checked, before
-the parent works out the plan, makes the state directory and hands the Setup over.
+"""The intermediate child forked early in ``create``, where the container needs one: once the
+config is checked and the namespace plan says so (a user or time namespace, a mount or cgroup
+namespace joined by path: see NamespacePlan.runtime_forks_init; elsewhere the runtime forks the
+init itself, with no intermediate), before the parent makes the state directory and hands the
+Setup over.
 
 The children's path (their own imports: the C calls, the root filesystem and namespace code; then
 the namespaces, the init and its root filesystem) used to start only once the parent had done all
@@ -8,11 +11,13 @@ parent hands it the Setup over the channel (``setup``: marshal data and the fds,
 process.setup.to_wire) and drives it exactly as one it had forked then (process.parent).  A parent
 that fails or finishes without it discards it: killed and reaped.
 
-When to fork was measured (bench/runtime_run.py, paired A/B): at the start of the command line the
-child's imports ran beside the parent's for the whole config step and slowed both (the two vCPUs
-share more than they give, and every page either touches after the fork is copied): 1.5 ms slower
-once the children's imports got cheap (pallet._linux.ffi); after the config is checked, 3.1 ms
-faster than at the start.  A config that fails its checks never forks it.
+When to fork was measured (bench/runtime_run.py, paired A/B, when every container had an
+intermediate): at the start of the command line the child's imports ran beside the parent's for
+the whole config step and slowed both (the two vCPUs share more than they give, and every page
+either touches after the fork is copied): 1.5 ms slower once the children's imports got cheap
+(pallet._linux.ffi); after the config is checked, 3.1 ms faster than at the start; after the plan
+(where it is now, since the plan decides whether there is an intermediate at all), about 1 ms
+slower than right after the checks.  A config that fails its checks never forks it.
 
 Only for the command line's `pallet-runtime create`/`run` (``enable``) and the real system: a create
 given another ``System`` (the recording fake of the tests) forks its children as before, and so does

@@ -63,6 +63,8 @@ class Setup:
         # makes itself the subreaper its orphan, the init, is handed to (parent._drive)
         self.release_fd = -1
         self.subreaper = False
+        # create: the runtime forks the init itself, no intermediate (NamespacePlan.runtime_forks_init)
+        self.direct = False
 
     @property
     def terminal(self) -> bool:
@@ -73,7 +75,7 @@ class Setup:
 # they are, the fds by SCM_RIGHTS, the parts that are objects by their state.
 _PLAIN = ("cid", "config", "bundle", "rootfs", "readonly_root", "resources", "late_go",
           "console_socket", "no_pivot", "no_new_keyring", "preserve_fds", "is_exec", "join_flags", "detach",
-          "proxy_tty")
+          "proxy_tty", "direct")
 
 
 def _slots(obj: object) -> dict[str, object] | None:
@@ -161,6 +163,8 @@ def waits_late(setup: Setup) -> bool:
 
     if setup.ns is None or not setup.ns.is_new("cgroup") or setup.no_pivot or setup.is_exec:
         return False
+    if setup.direct and setup.cgroup is not None and setup.cgroup.self_joins:
+        return False  # (the init joins its cgroup on "go", through the host's files: before pivot_root)
     if hooks.has_hooks(setup.config, "prestart", "createRuntime", "createContainer"):
         return False
     mounts = setup.config.get("mounts") or []
