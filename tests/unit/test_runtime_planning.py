@@ -225,39 +225,50 @@ def test_cgroup_mounts_wait_only_when_nothing_lies_beneath_them() -> None:
     assert not cgroup_mounts_can_wait([cg], ["/sys/fs"])  # a masked directory above it hides it
 
 
+class _Manager:
+    """A cgroup manager that records what the parent does with it."""
+
+    def __init__(self, calls: list[str], self_joins: bool) -> None:
+        self.calls = calls
+        self.self_joins = self_joins
+
+    def create(self) -> None:
+        self.calls.append("create")
+
+    def set(self, resources: object) -> None:
+        self.calls.append("set")
+
+    def add(self, pid: int) -> None:
+        self.calls.append(f"add {pid}")
+
+
+class _Chan:
+    """The parent's end of the channel, with the children's messages scripted."""
+
+    def __init__(self, calls: list[str], script: list[dict[str, object]]) -> None:
+        self.calls = calls
+        self.script = script
+
+    def expect(self, *types: str, who: str) -> tuple[dict[str, object], list[int]]:
+        msg = self.script.pop(0)
+        assert msg["type"] in types
+        self.calls.append(f"got {msg['type']}")
+        return msg, []
+
+    def send(self, mtype: str, **fields: object) -> None:
+        self.calls.append(f"send {mtype}")
+
+
 def test_the_parent_writes_the_limits_before_the_init_joins_and_only_then_says_go() -> None:
     # The init builds its root filesystem (device nodes among it) while the parent makes the
     # cgroup: the device rules must be complete before it is moved in, "go" only after.
     from pallet.runtime.process.parent import Started, _drive
 
     calls: list[str] = []
-
-    class Manager:
-        self_joins = False
-
-        def create(self) -> None:
-            calls.append("create")
-
-        def set(self, resources: object) -> None:
-            calls.append("set")
-
-        def add(self, pid: int) -> None:
-            calls.append(f"add {pid}")
-
-    class Chan:
-        script = [{"type": "init_pid", "pid": 2**22 + 7}, {"type": "ready"}]
-
-        def expect(self, *types: str, who: str) -> tuple[dict[str, object], list[int]]:
-            msg = self.script.pop(0)
-            calls.append(f"got {msg['type']}")
-            return msg, []
-
-        def send(self, mtype: str, **fields: object) -> None:
-            calls.append(f"send {mtype}")
-
     setup = _late_setup()
-    setup.cgroup = Manager()  # type: ignore[attr-defined]
-    _drive(setup, Chan(), Started(), 2**22 + 5, None)  # type: ignore[arg-type]
+    setup.cgroup = _Manager(calls, self_joins=False)  # type: ignore[attr-defined]
+    chan = _Chan(calls, [{"type": "init_pid", "pid": 2**22 + 7}, {"type": "ready"}])
+    _drive(setup, chan, Started(), 2**22 + 5, None)  # type: ignore[arg-type]
     assert calls == ["create", "set", "got init_pid", f"add {2**22 + 7}", "send go", "got ready"]
     assert setup.made_cgroup  # type: ignore[attr-defined]
 
@@ -267,36 +278,15 @@ def test_an_init_forked_by_the_runtime_is_told_go_once_the_cgroup_is_made() -> N
     # writes its limits and says "go" (the init joins it itself where the host allows), no init_pid.
     from pallet.runtime.process.parent import Started, _drive
 
-    calls: list[str] = []
-
-    class Manager:
-        self_joins = True
-
-        def create(self) -> None:
-            calls.append("create")
-
-        def set(self, resources: object) -> None:
-            calls.append("set")
-
-    class Chan:
-        script = [{"type": "ready"}]
-
-        def expect(self, *types: str, who: str) -> tuple[dict[str, object], list[int]]:
-            assert "init_pid" in types
-            msg = self.script.pop(0)
-            calls.append(f"got {msg['type']}")
-            return msg, []
-
-        def send(self, mtype: str, **fields: object) -> None:
-            calls.append(f"send {mtype}")
-
-    setup = _late_setup()
-    setup.cgroup = Manager()  # type: ignore[attr-defined]
-    setup.direct = True  # type: ignore[attr-defined]
-    started = Started()
-    started.pid = 2**22 + 9
-    _drive(setup, Chan(), started, started.pid, None)  # type: ignore[arg-type]
-    assert calls == ["create", "set", "send go", "got ready"]
+    for self_joins, placed in ((True, []), (False, [f"add {2**22 + 9}"])):
+        calls: list[str] = []
+        setup = _late_setup()
+        setup.cgroup = _Manager(calls, self_joins=self_joins)  # type: ignore[attr-defined]
+        setup.direct = True  # type: ignore[attr-defined]
+        started = Started()
+        started.pid = 2**22 + 9
+        _drive(setup, _Chan(calls, [{"type": "ready"}]), started, started.pid, None)  # type: ignore[arg-type]
+        assert calls == ["create", "set", *placed, "send go", "got ready"]
 
 
 def test_an_init_that_joins_its_cgroup_itself_waits_for_go_before_pivot_root() -> None:

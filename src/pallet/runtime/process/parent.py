@@ -134,9 +134,7 @@ def run_children(setup: Setup, sys: System | None, hooks_state: dict[str, object
             # As a subreaper (foreground run, exec) the killed process is our child: reap it, or its
             # zombie keeps the container's PID namespace (and cgroup) from going away.
             _reap_if_ours(started.pid)
-        if started.console_fd >= 0:
-            os.close(started.console_fd)
-            started.console_fd = -1
+        _drop_console(started)
         raise
     finally:
         parent.close()
@@ -205,13 +203,18 @@ def _run_direct(setup: Setup, started: Started, hooks_state: dict[str, object] |
         except ProcessLookupError:
             pass
         _reap(pid)
-        if started.console_fd >= 0:
-            os.close(started.console_fd)
-            started.console_fd = -1
+        _drop_console(started)
         raise
     finally:
         parent.close()
     return started
+
+
+def _drop_console(started: Started) -> None:
+    """A failed create: close the pty master the init sent, if it did."""
+    if started.console_fd >= 0:
+        os.close(started.console_fd)
+        started.console_fd = -1
 
 
 def _fork_intermediate(setup: Setup, sys: System | None, release: int) -> tuple[int, Channel]:
