@@ -191,10 +191,10 @@ def check_uts_names(doc: dict[str, object], bundle: str | None) -> None:
 
 
 def check_seccomp(doc: dict[str, object], bundle: str | None) -> None:
-    from pallet.oci.validate_seccomp import validate_seccomp
-
     seccomp = _linux(doc).get("seccomp")
     if seccomp is not None:
+        from pallet.oci.validate_seccomp import validate_seccomp  # (only for a config that has one)
+
         validate_seccomp(seccomp, "linux.seccomp")
 
 
