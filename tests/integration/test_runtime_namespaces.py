@@ -74,6 +74,17 @@ def test_network_namespace_joined_by_path(rt: Runtime, bundle: Bundle, tmp_path:
         holder.wait()
 
 
+def test_without_a_pid_namespace_the_process_is_one_of_the_hosts(rt: Runtime, bundle: Bundle) -> None:
+    # No PID namespace in the config: the init shares the runtime's (no unshare around the fork).
+    def edit(c: dict) -> None:
+        c["linux"]["namespaces"] = [n for n in c["linux"]["namespaces"] if n["type"] != "pid"]
+
+    b = bundle(["sh", "-c", "echo $$; readlink /proc/self/ns/pid"], edit=edit)
+    out = rt.run("run", "-b", str(b), new_id(), check=True).stdout.split()
+    assert int(out[0]) > 1
+    assert out[1] == os.readlink("/proc/self/ns/pid")
+
+
 def test_pid_namespace_joined_by_path(rt: Runtime, bundle: Bundle) -> None:
     # The runtime enters a PID namespace given by path for its child, the init, which is then one
     # more process there (not PID 1); the namespace's own PID 1 stays.
