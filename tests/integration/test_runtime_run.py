@@ -6,6 +6,7 @@ import json
 import os
 import signal
 import subprocess
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -44,6 +45,10 @@ def test_killed_by_signal_gives_128_plus_signal(rt: Runtime, bundle: Bundle, tmp
                             stdout=subprocess.PIPE, text=True)
     assert proc.stdout is not None
     assert proc.stdout.readline().strip() == "running"  # started: killed now, it is the exit code
+    # (runc writes the pid file only once the process runs: it may come just after the output)
+    deadline = time.monotonic() + 10
+    while not pid_file.exists() and time.monotonic() < deadline:
+        time.sleep(0.01)
     os.kill(int(pid_file.read_text()), signal.SIGKILL)
     assert proc.wait(timeout=20) == 137
     proc.stdout.close()
