@@ -152,9 +152,9 @@ def _main(argv: list[str], *, exiting: bool = False) -> int:
             collecting = gc.isenabled()
             gc.disable()
         if name in ("create", "run"):
-            # The intermediate child, forked once the config is checked: it imports what the
-            # children need while this process works out the plan, then waits for its orders
-            # (see process.prefork).
+            # Where the container needs an intermediate child, it is forked once the plan is
+            # made: it imports what the children need while this process makes the cgroup manager
+            # and the state directory, then waits for its orders (see process.prefork).
             from pallet.runtime.process import prefork
 
             preforked = True

@@ -43,7 +43,11 @@ class NamespacePlan:
         """
         if self.has("user") or self.has("time"):
             return False
-        return not any(kind in ("mount", "cgroup") for _, _, kind in self.joins)
+        return self.joined("mount") is None and self.joined("cgroup") is None
+
+    def joined(self, kind: str) -> str | None:
+        """The path of the ``kind`` namespace to join, if it is joined rather than made or shared."""
+        return next((path for _, path, k in self.joins if k == kind), None)
 
 
 def plan(namespaces: list[dict[str, object]]) -> NamespacePlan:

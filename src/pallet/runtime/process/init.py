@@ -4,10 +4,11 @@ Where the runtime forks the init itself (``direct``: no user or time namespace, 
 NamespacePlan.runtime_forks_init), the init is born in the container's PID namespace, makes or
 joins the other namespaces, and goes on as ``container_init``.  Otherwise ``intermediate`` runs in
 the first child: it joins or creates the namespaces (the user namespace first, with its id maps
-written by the parent), then forks ``container_init``, which becomes PID 1 of a new PID namespace.  ``container_init`` builds the root filesystem, switches to the container's
-user and privileges, reports ``ready`` and waits on exec.fifo for ``start``; then it loads the
-seccomp filter, last, and execs the container's process.  ``exec_child`` does the same for a
-process joining a running container.  Nothing here returns: each ends in execve or os._exit.
+written by the parent), then forks ``container_init``, which becomes PID 1 of a new PID namespace.
+``container_init`` builds the root filesystem, switches to the container's user and privileges,
+reports ``ready`` and waits on exec.fifo for ``start``; then it loads the seccomp filter, last, and
+execs the container's process.  ``exec_child`` does the same for a process joining a running
+container.  Nothing here returns: each ends in execve or os._exit.
 
 Any exception is sent to the parent as an ``error`` message naming the step; the parent prints it.
 """
@@ -162,7 +163,7 @@ def intermediate(setup: Setup, chan: Channel, sys: System) -> None:
         # cgroup namespace joined by path (the host's cgroup files may no longer be reachable, or
         # writable), else after the new namespaces are made.
         joins_self = setup.cgroup is not None and setup.cgroup.self_joins
-        if joins_self and (plan.new_user or any(kind in ("mount", "user", "cgroup") for _, _, kind in plan.joins)):
+        if joins_self and (plan.new_user or any(plan.joined(kind) for kind in ("mount", "user", "cgroup"))):
             _join_cgroup(setup, chan, step)
             joins_self = False
         preload(setup)

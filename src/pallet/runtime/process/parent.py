@@ -88,11 +88,11 @@ def run_children(setup: Setup, sys: System | None, hooks_state: dict[str, object
     """Fork the init itself (``setup.direct``), or start the intermediate child (hand the Setup to
     the one forked early, if there is one and ``sys`` is None: the real system; else fork it), and
     drive the protocol until the process is ready."""
-    from pallet.runtime.process import prefork
-
     started = Started()
     if setup.direct:
         return _run_direct(setup, started, hooks_state)
+    from pallet.runtime.process import prefork
+
     release = -1
     if not setup.is_exec:
         setup.release_fd, release = os.pipe2(os.O_CLOEXEC)
@@ -158,7 +158,7 @@ def _run_direct(setup: Setup, started: Started, hooks_state: dict[str, object] |
     init.preload(setup)
     plan = setup.ns
     assert plan is not None
-    pid_join = next((path for flag, path, kind in plan.joins if kind == "pid"), None)
+    pid_join = plan.joined("pid")
     enter = plan.unshare & c.CLONE_NEWPID or pid_join is not None
     own = target = -1
     parent, child = Channel.pair()

@@ -80,11 +80,10 @@ def start() -> None:
     global _waiting
     if not _enabled or _waiting is not None:
         return
-    # What both processes import next (the parent for the plan and the Setup, the child for its
-    # work): imported once, before the fork, instead of twice after it (and the parent's copy
-    # would pay a copy-on-write fault on every shared page it touched).  Paired A/B: -1.4 ms.
-    from pallet.runtime import capabilities, hooks, namespaces  # noqa: F401
-    from pallet.runtime.process import setup  # noqa: F401
+    # What both processes import next, once before the fork instead of twice after it (the
+    # parent's copy would pay a copy-on-write fault on every shared page it touched): hooks (the
+    # parent's waits_late, the child's work).  The plan, made before, brought the rest.
+    from pallet.runtime import hooks  # noqa: F401
     from pallet.runtime.process.channel import Channel
 
     parent, child = Channel.pair()
