@@ -33,6 +33,14 @@ def test_names_are_claimed_once(tmp_path: Path) -> None:
             check_name(bad)
 
 
+def test_a_short_id_of_digits_only_is_drawn_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The short id is the hostname: one of digits only does not resolve through /etc/hosts.
+    draws = [bytes.fromhex("566372901945" + "0" * 52), bytes.fromhex("56637290194a" + "0" * 52)]
+    monkeypatch.setattr("pallet.engine.store.os.urandom", lambda n: draws.pop(0))
+    assert ContainerStore(str(tmp_path)).new_id() == "56637290194a" + "0" * 52
+    assert draws == []
+
+
 def test_records_are_written_atomically_and_resolved(tmp_path: Path) -> None:
     store = ContainerStore(str(tmp_path))
     cid = store.new_id()

@@ -154,7 +154,13 @@ class ContainerStore:
 
     # -- records -------------------------------------------------------------------------------
     def new_id(self) -> str:
-        return os.urandom(32).hex()
+        """64 random hex digits whose first 12, the short id and the container's hostname, are not
+        all decimal digits: to the C library's resolver such a name is an address, never looked up
+        in /etc/hosts (`hostname -i` fails in the container), as docker avoids too."""
+        while True:
+            cid = os.urandom(32).hex()
+            if not cid[:12].isdigit():
+                return cid
 
     def write(self, record: Record, durable: bool = True) -> None:
         """Write the record (config.json and hostconfig.json) atomically; fsynced if ``durable``.
