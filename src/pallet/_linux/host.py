@@ -1,4 +1,5 @@
-"""Other process-level calls: hostname, personality, pidfds, close_range, keyrings, resource limits."""
+"""Other process-level calls: hostname, personality, pidfds, close_range, keyrings, resource limits,
+the CPU a process runs on."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ _setdomainname = libc.setdomainname
 _setdomainname.argtypes = [ffi.c_char_p, ffi.c_size_t]
 _personality = libc.personality
 _personality.argtypes = [ffi.c_ulong]
+_sched_getcpu = libc.sched_getcpu
+_sched_getcpu.argtypes = []
 
 
 class _Rlimit(ffi.Structure):
@@ -63,3 +66,8 @@ def close_range(first: int, last: int = 0xFFFFFFFF, flags: int = 0) -> None:
 def join_session_keyring(name: str | None = None) -> int:
     """Join a new anonymous (or named) session keyring, as runc does for each container."""
     return raw_syscall("keyctl", KEYCTL_JOIN_SESSION_KEYRING, cstr(name), shown=(name,))
+
+
+def sched_getcpu() -> int:
+    """The CPU this thread runs on now (it may move at any time); -1 where the kernel cannot tell."""
+    return int(_sched_getcpu())

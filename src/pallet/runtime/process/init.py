@@ -225,17 +225,23 @@ class Go:
     it self_joins, the cgroup is made: the init joins it now).  Waited for (once) before the cgroup
     namespace is made, before cgroup mounts and before anything is run (hooks, the process)."""
 
-    def __init__(self, chan: Channel, sys: System, new_cgroupns: bool, join: CgroupManager | None = None) -> None:
+    def __init__(self, chan: Channel, sys: System, new_cgroupns: bool, join: CgroupManager | None = None,
+                 cpus: frozenset[int] | None = None) -> None:
         self.chan = chan
         self.sys = sys
         self.new_cgroupns = new_cgroupns
         self.join = join
+        self.cpus = cpus  # the runtime's, taken back (see parent._cpus_apart)
         self.done = False
 
     def __call__(self) -> None:
         if self.done:
             return
         self.chan.expect("go", who="pallet-runtime")
+        if self.cpus is not None:
+            # After "go": the runtime has surely moved us by now.  Before the cgroup: a cpuset
+            # cgroup narrows the mask again as it is joined.
+            os.sched_setaffinity(0, self.cpus)
         if self.join is not None:
             self.join.join_self()
         if self.new_cgroupns:
@@ -317,7 +323,7 @@ def _build_rootfs(setup: Setup, chan: Channel, sys: System, step: Step) -> Mount
     plan = setup.ns
     assert plan is not None
     joins_self = setup.direct and setup.cgroup is not None and setup.cgroup.self_joins
-    go = Go(chan, sys, bool(plan.unshare & c.CLONE_NEWCGROUP), setup.cgroup if joins_self else None)
+    go = Go(chan, sys, bool(plan.unshare & c.CLONE_NEWCGROUP), setup.cgroup if joins_self else None, setup.cpus)
     rootfs = setup.rootfs
     step.name = "linux.rootfsPropagation"
     prop = setup.linux.get("rootfsPropagation")

@@ -65,6 +65,9 @@ class Setup:
         self.subreaper = False
         # create: the runtime forks the init itself, no intermediate (NamespacePlan.runtime_forks_init)
         self.direct = False
+        # create, direct: the runtime's CPUs, which the init takes back on "go" (the runtime moves it
+        # to its other CPUs as it forks it: parent._cpus_apart); None where it does not
+        self.cpus: frozenset[int] | None = None
 
     @property
     def terminal(self) -> bool:
@@ -75,7 +78,7 @@ class Setup:
 # they are, the fds by SCM_RIGHTS, the parts that are objects by their state.
 _PLAIN = ("cid", "config", "bundle", "rootfs", "readonly_root", "resources", "late_go",
           "console_socket", "no_pivot", "no_new_keyring", "preserve_fds", "is_exec", "join_flags", "detach",
-          "proxy_tty", "direct")
+          "proxy_tty", "direct", "cpus")
 
 
 def _slots(obj: object) -> dict[str, object] | None:
