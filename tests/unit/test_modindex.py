@@ -72,12 +72,17 @@ def _indexed_value(tree: Path, idx: Path, module: str = "pallet.a") -> subproces
     return _python(code, str(tree))
 
 
-def test_code_comes_from_the_index_while_the_source_is_unchanged(tmp_path: Path) -> None:
+def _indexed_tree(tmp_path: Path) -> tuple[Path, Path, Path]:
+    """A small package indexed: its root, its module pallet.a, the index."""
     tree = tmp_path / "tree"
     _tree(tree)
-    a = tree / "pallet" / "a.py"
     idx = tmp_path / "modules.idx"
     modindex.write(str(idx), str(tree))
+    return tree, tree / "pallet" / "a.py", idx
+
+
+def test_code_comes_from_the_index_while_the_source_is_unchanged(tmp_path: Path) -> None:
+    tree, a, idx = _indexed_tree(tmp_path)
     st = a.stat()
     # The same size and mtime, other code: what runs is the index's (no file is read but the index).
     a.write_text("VALUE = 'x'\n")
@@ -99,11 +104,7 @@ def test_code_comes_from_the_index_while_the_source_is_unchanged(tmp_path: Path)
 
 
 def test_an_index_of_another_python_gives_paths_only(tmp_path: Path) -> None:
-    tree = tmp_path / "tree"
-    _tree(tree)
-    a = tree / "pallet" / "a.py"
-    idx = tmp_path / "modules.idx"
-    modindex.write(str(idx), str(tree))
+    tree, a, idx = _indexed_tree(tmp_path)
     data = bytearray(idx.read_bytes())
     at = len(modindex.MAGIC)
     data[at:at + 4] = b"\x00\x00\r\n"  # another bytecode magic number
@@ -130,12 +131,8 @@ def test_a_module_that_does_not_compile_reports_its_error(tmp_path: Path) -> Non
 
 
 def test_code_is_not_read_through_a_reused_fd(tmp_path: Path) -> None:
-    tree = tmp_path / "tree"
-    _tree(tree)
-    idx = tmp_path / "modules.idx"
-    modindex.write(str(idx), str(tree))
+    _tree_root, a, idx = _indexed_tree(tmp_path)
     finder = modindex.open_index(str(idx))
-    a = tree / "pallet" / "a.py"
     entry, st = finder.entries["pallet.a"], os.stat(a)
     try:
         assert finder.code(entry, st) is not None

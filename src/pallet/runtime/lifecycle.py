@@ -205,17 +205,13 @@ def _create(
 
         start_warmup(hybrid=True)  # (a hybrid host's unified tree, joined for limits that live there)
     cdir = statedir.make_container_dir(root, cid)
-    container = Container(root, {"id": cid, "creating": True, "bundle": bundle})
+    container = Container(root, {"id": cid, "creating": True, "bundle": bundle, "cgroup": manager.to_dict()})
     started: Started | None = None
-
-    def record_cgroup() -> None:
-        # Saved (creating) before the cgroup is made, beside the children's work: should this
-        # process die (killed) before the end, `delete --force` still finds the cgroup to remove.
-        container.data["cgroup"] = manager.to_dict()
-        container.save(durable=False)
-
-    setup.record_cgroup = record_cgroup
     try:
+        # Saved (creating) with the cgroup before it is made: should this process die (killed)
+        # before the end, `delete --force` still finds the cgroup to remove.  Saved before the fork:
+        # after it, beside the init, it took three times as long (every page touched is copied).
+        container.save(durable=False)
         fifo = os.path.join(cdir, statedir.FIFO)
         os.mkfifo(fifo, 0o622)
         os.chmod(fifo, 0o622)  # not narrowed by the umask: the container's user opens it to wait

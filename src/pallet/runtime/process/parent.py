@@ -284,8 +284,6 @@ def make_cgroup(setup: Setup) -> None:
     from pallet.runtime import log
 
     assert setup.cgroup is not None
-    if setup.record_cgroup is not None:
-        setup.record_cgroup()  # first: what a later delete needs, should this process die now
     setup.cgroup.create()
     setup.made_cgroup = True
     log.step("cgroup created")

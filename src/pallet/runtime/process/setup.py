@@ -10,8 +10,6 @@ import os
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Callable
-
     from pallet.runtime.cgroups import CgroupManager
     from pallet.runtime.namespaces import NamespacePlan
 
@@ -42,8 +40,6 @@ class Setup:
         # create: the parent makes the cgroup once the intermediate is forked (see parent._drive);
         # made_cgroup says it did, so that a failure removes it (and only then)
         self.made_cgroup = False
-        # create: saves the state of a container being created with its cgroup (parent only)
-        self.record_cgroup: Callable[[], None] | None = None
         # The init waits for "go" only before its cgroup namespace, its cgroup mounts (made last)
         # and its credentials (see waits_late)
         self.late_go = False
