@@ -16,7 +16,8 @@ Every tool runs in state of its own, made for the bench in a temporary directory
 The runs are interleaved (one of each tool per round) so that a slow moment of the machine hits all
 of them alike.  Prints the median and the ratio to pallet's median for the same network mode.
 ``--baseline-src DIR`` adds pallet run from another source tree (``git worktree add DIR <commit>``, its
-``src``), as "pallet-base", to compare two versions in the same interleaved run.
+``src``), as "pallet-base", to compare two versions in the same interleaved run; it is started the
+way the venv's launcher starts pallet (no site, its own module index).
 Usage: ``sudo .venv/bin/python bench/run.py [-n N] [--no-docker] [--no-podman] [--baseline-src DIR] [--settle S]``
 (``--settle``, 0.5 s by default: a pause before each timed run, so that no command starts while the
 previous one's background work, such as podman's cleanup process or the kernel's namespace teardown,
@@ -134,6 +135,21 @@ def docker_daemon(base: str, archive: str) -> Iterator[list[str]]:
                 subprocess.run([*docker, "rm", "-f", *ids], capture_output=True)
 
 
+def _baseline_launcher(src: str, base: str) -> list[str]:
+    """The command line that starts the other tree's pallet as scripts/setup's launcher starts this
+    one: without site, the venv's packages and the tree's src on sys.path, its own module index
+    (written here by its own pallet.modindex, where it has one)."""
+    import sysconfig
+
+    index = os.path.join(base, "baseline-modules.idx")
+    wrote = subprocess.run([sys.executable, "-m", "pallet.modindex", "write", index], env=dict(os.environ, PYTHONPATH=src),
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode == 0
+    install = f"from pallet.modindex import install; install({index!r}); " if wrote else ""
+    code = (f"import sys; sys.path += [{sysconfig.get_path('purelib')!r}, {src!r}]; {install}"
+            "from pallet.cli.main import main; sys.exit(main())")
+    return [sys.executable, "-S", "-c", code]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("-n", type=int, default=int(os.environ.get("BENCH_N", "15")), help="runs per variant")
@@ -160,11 +176,10 @@ def main() -> int:
             for net in ("none", "default"):
                 flags = ["--network", "none"] if net == "none" else []
                 variants[f"pallet ({net})"] = ([*pallet, "run", "--rm", *flags, "busybox", "true"], None)
-                if args.baseline_src:  # started as pip's launcher starts pallet (with site)
-                    base_env = dict(os.environ, PYTHONPATH=os.path.abspath(args.baseline_src))
-                    launcher = [sys.executable, "-c", "import sys; from pallet.cli.main import main; sys.exit(main())"]
+                if args.baseline_src:  # started as the venv's launcher starts pallet (scripts/setup)
+                    launcher = _baseline_launcher(os.path.abspath(args.baseline_src), base)
                     variants[f"pallet-base ({net})"] = ([*launcher, *pallet[1:], "run", "--rm", *flags, "busybox",
-                                                         "true"], base_env)
+                                                         "true"], None)
             peers: list[tuple[str, list[str], dict[str, str] | None]] = []
             if not args.no_podman and shutil.which("podman"):
                 try:
