@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from tests.helpers.child import errno_of, run_in_child
 
-from pallet._linux.caps import CAP_NUMBERS
+from pallet._linux.caps import CAP_NUMBERS, last_cap
 from pallet._linux.consts import CLONE_NEWNET
 from pallet._linux.ns import unshare
 from pallet.runtime import capabilities as caps
@@ -174,3 +174,27 @@ def test_apply_reports_what_the_runtime_lacks() -> None:
 def test_status_reading_matches_the_kernel() -> None:
     text = subprocess.run(["grep", "^CapBnd", "/proc/self/status"], capture_output=True, text=True).stdout
     assert int(text.split()[1], 16) == caps.current()["bounding"]
+
+
+def test_bounding_drops_need_cap_setpcap_only_for_capabilities_still_held() -> None:
+    # drop_bounding drops without reading first: a drop refused for want of CAP_SETPCAP is an
+    # error only where the capability is still in the bounding set.
+    held = caps.current()["permitted"]  # (root here lacks CAP_SYS_RESOURCE)
+    keep = [n for n, v in CAP_NUMBERS.items()
+            if v <= last_cap() and held >> v & 1 and n not in ("CAP_SYS_BOOT", "CAP_SETPCAP")]
+    first = caps.parse_capabilities({"bounding": keep, "effective": keep, "permitted": keep})
+    fewer = [n for n in keep if n != "CAP_KILL"]
+    second = caps.parse_capabilities({"bounding": fewer, "effective": fewer, "permitted": fewer})
+
+    def body() -> object:
+        caps.drop_bounding(first)  # with CAP_SETPCAP: SYS_BOOT and SETPCAP go
+        caps.apply(first)  # and CAP_SETPCAP leaves the effective set
+        caps.drop_bounding(first)  # both gone already: no error without CAP_SETPCAP
+        again = caps.current()["bounding"]
+        return again, errno_of(lambda: caps.drop_bounding(second))  # CAP_KILL is still there
+
+    result = in_child(body)
+    assert isinstance(result, list)  # (through JSON)
+    bounding, kill_drop = result
+    assert bounding == mask(*keep)
+    assert kill_drop == errno.EPERM
