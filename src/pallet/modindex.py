@@ -60,12 +60,15 @@ class IndexFinder:
 
     pallet_index = True
 
-    def __init__(self, root: str, entries: dict[str, Entry], fd: int = -1) -> None:
+    def __init__(self, root: str, entries: dict[str, Entry], fd: int = -1, data_start: int = 0) -> None:
         self.root = root
         self.entries = entries
         self.fd = fd  # the index file, for the code (-1: paths only)
-        self.data_start = 0
-        self.file_id = (0, 0)
+        self.data_start = data_start  # where the code begins in it
+        self.file_id = (0, 0)  # its (st_dev, st_ino): the fd still names it
+        if fd >= 0:
+            st = os.fstat(fd)
+            self.file_id = (st.st_dev, st.st_ino)
 
     def find_spec(self, name: str, path: Sequence[str] | None = None,
                   target: ModuleType | None = None) -> ModuleSpec | None:
@@ -115,10 +118,7 @@ def open_index(index_file: str) -> IndexFinder:
         if len(head) < _HEAD + size:
             head += os.pread(fd, _HEAD + size - len(head), len(head))
         root, entries = marshal.loads(head[_HEAD:_HEAD + size])
-        finder = IndexFinder(root, entries, fd)
-        finder.data_start = _HEAD + size
-        st = os.fstat(fd)
-        finder.file_id = (st.st_dev, st.st_ino)
+        finder = IndexFinder(root, entries, fd, _HEAD + size)
     except BaseException:
         os.close(fd)
         raise

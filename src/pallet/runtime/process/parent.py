@@ -161,8 +161,7 @@ def _run_direct(setup: Setup, started: Started, hooks_state: dict[str, object] |
     pid_join = plan.joined("pid")
     enter = plan.unshare & c.CLONE_NEWPID or pid_join is not None
     own = target = -1
-    apart = _cpus_apart()
-    setup.cpus = apart[0] if apart else None
+    apart = _cpus_apart(setup)
     pid = 0
     parent, child = Channel.pair()
     try:
@@ -215,9 +214,10 @@ def _run_direct(setup: Setup, started: Started, hooks_state: dict[str, object] |
     return started
 
 
-def _cpus_apart() -> tuple[frozenset[int], frozenset[int]] | None:
-    """This process's CPUs, and the same but the one it runs on, where there are others: the init is
-    moved to those as soon as it is forked, and takes back all of them on "go" (init.Go).
+def _cpus_apart(setup: Setup) -> frozenset[int] | None:
+    """This process's CPUs but the one it runs on, where there are others: the child about to be
+    forked is moved to those at once (_move_apart), and the init takes back all of this process's
+    CPUs (``setup.cpus``, set here; None where nothing moves) on "go" (init.Go).
 
     The kernel queues a forked child on its parent's CPU and moves it to an idle one only later:
     measured here, once the parent blocks, 2-3 ms on, while the parent makes the cgroup and saves
@@ -225,17 +225,21 @@ def _cpus_apart() -> tuple[frozenset[int], frozenset[int]] | None:
     instead of after it."""
     from pallet._linux.host import sched_getcpu
 
+    setup.cpus = None
+    if setup.is_exec:
+        return None
     mine = frozenset(os.sched_getaffinity(0))
     cpu = sched_getcpu()
     if cpu not in mine or len(mine) < 2:
         return None
-    return mine, mine - {cpu}
+    setup.cpus = mine
+    return mine - {cpu}
 
 
-def _move_apart(pid: int, apart: tuple[frozenset[int], frozenset[int]] | None) -> None:
+def _move_apart(pid: int, apart: frozenset[int] | None) -> None:
     if apart is not None:
         try:
-            os.sched_setaffinity(pid, apart[1])
+            os.sched_setaffinity(pid, apart)
         except OSError:
             pass  # (it stays where the kernel puts it, and takes back what it had on "go")
 
@@ -248,8 +252,7 @@ def _drop_console(started: Started) -> None:
 
 
 def _fork_intermediate(setup: Setup, sys: System | None, release: int) -> tuple[int, Channel]:
-    apart = None if setup.is_exec else _cpus_apart()
-    setup.cpus = apart[0] if apart else None  # (taken back by the init it forks, on "go")
+    apart = _cpus_apart(setup)  # (the init it forks takes them back on "go")
     parent, child = Channel.pair()
     pid = os.fork()
     if pid == 0:

@@ -61,8 +61,9 @@ class Setup:
         self.subreaper = False
         # create: the runtime forks the init itself, no intermediate (NamespacePlan.runtime_forks_init)
         self.direct = False
-        # create, direct: the runtime's CPUs, which the init takes back on "go" (the runtime moves it
-        # to its other CPUs as it forks it: parent._cpus_apart); None where it does not
+        # create: the runtime's CPUs, which the init takes back on "go" (the runtime moves the child
+        # it forks, the init or the intermediate, to its other CPUs: parent._cpus_apart); None where
+        # it does not
         self.cpus: frozenset[int] | None = None
 
     @property
